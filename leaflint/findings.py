@@ -1,0 +1,76 @@
+"""The finding: what every rule produces and every reporter consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A 1-based row and a 1-based column (in characters)."""
+
+    row: int
+    column: int
+
+
+@dataclass
+class Edit:
+    """Replace the text between two positions (end exclusive) with ``content``."""
+
+    start: Position
+    end: Position
+    content: str
+
+
+@dataclass
+class Fix:
+    """A change that removes a finding. ``applicability`` is ``safe`` or ``unsafe``."""
+
+    message: str
+    applicability: str
+    edits: list[Edit] = field(default_factory=list)
+
+
+@dataclass
+class Finding:
+    code: str
+    name: str
+    message: str
+    filename: str
+    location: Position
+    end_location: Position
+    fix: Optional[Fix] = None
+    # Notebook cell (1-based) when the file is a notebook; rows are then cell-relative.
+    cell: Optional[int] = None
+
+    def sort_key(self) -> tuple:
+        return (self.filename, self.cell or 0, self.location.row, self.location.column, self.code)
+
+    def to_dict(self) -> dict:
+        fix = None
+        if self.fix is not None:
+            fix = {
+                "message": self.fix.message,
+                "applicability": self.fix.applicability,
+                "edits": [
+                    {
+                        "content": e.content,
+                        "location": {"row": e.start.row, "column": e.start.column},
+                        "end_location": {"row": e.end.row, "column": e.end.column},
+                    }
+                    for e in self.fix.edits
+                ],
+            }
+        data = {
+            "code": self.code,
+            "name": self.name,
+            "message": self.message,
+            "filename": self.filename,
+            "location": {"row": self.location.row, "column": self.location.column},
+            "end_location": {"row": self.end_location.row, "column": self.end_location.column},
+            "fix": fix,
+        }
+        if self.cell is not None:
+            data["cell"] = self.cell
+        return data

@@ -1,0 +1,127 @@
+"""What leaflint knows about the torch API, as plain data (never imports torch)."""
+
+from __future__ import annotations
+
+# torch.nn layers and the parameters they own (attribute names).
+_LINEAR = frozenset({"weight", "bias"})
+LAYER_PARAMETERS: dict[str, frozenset[str]] = {
+    **{
+        name: _LINEAR
+        for name in (
+            "Linear", "LazyLinear", "Bilinear",
+            "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+            "LazyConv1d", "LazyConv2d", "LazyConv3d",
+            "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm",
+            "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm",
+            "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+        )
+    },
+    "Embedding": frozenset({"weight"}),
+    "EmbeddingBag": frozenset({"weight"}),
+    "PReLU": frozenset({"weight"}),
+    "MultiheadAttention": frozenset({"in_proj_weight", "in_proj_bias", "q_proj_weight",
+                                     "k_proj_weight", "v_proj_weight", "bias_k", "bias_v"}),
+    "RNN": frozenset({"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}),
+    "LSTM": frozenset({"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}),
+    "GRU": frozenset({"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}),
+    "RNNCell": frozenset({"weight_ih", "weight_hh", "bias_ih", "bias_hh"}),
+    "LSTMCell": frozenset({"weight_ih", "weight_hh", "bias_ih", "bias_hh"}),
+    "GRUCell": frozenset({"weight_ih", "weight_hh", "bias_ih", "bias_hh"}),
+}
+# Submodules a layer owns (attribute -> layer name).
+LAYER_SUBMODULES: dict[str, dict[str, str]] = {
+    "MultiheadAttention": {"out_proj": "Linear"},
+}
+# Containers that own the parameters of what they hold: assigning one in forward is LL302
+# only when it is built from parameter-owning layers, which we cannot always see; they are
+# left out of "owns parameters" on purpose.
+PARAMETER_FREE_LAYERS = frozenset({
+    "ReLU", "ReLU6", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid", "Softmax", "LogSoftmax",
+    "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Identity", "Flatten",
+    "Unflatten", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "Upsample", "ELU", "LeakyReLU", "Hardtanh", "Hardswish", "Hardsigmoid",
+    "Softplus", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
+    "PixelShuffle", "PixelUnshuffle", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d",
+    "ReflectionPad2d", "ReplicationPad2d", "CrossEntropyLoss", "MSELoss", "L1Loss", "NLLLoss",
+    "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "SmoothL1Loss", "HuberLoss", "CosineSimilarity",
+})
+
+# Factories whose result is a fresh leaf when called with requires_grad=True.
+FACTORIES = frozenset({
+    "tensor", "as_tensor", "randn", "rand", "randint", "zeros", "ones", "empty", "full", "arange",
+    "linspace", "logspace", "eye", "randn_like", "rand_like", "zeros_like", "ones_like",
+    "empty_like", "full_like", "randint_like", "normal", "randperm", "empty_strided",
+})
+
+# Tensor methods and attributes whose result is a view of the receiver.
+VIEW_METHODS = frozenset({
+    "view", "view_as", "reshape", "reshape_as", "t", "transpose", "permute", "narrow", "expand",
+    "expand_as", "squeeze", "unsqueeze", "select", "diagonal", "as_strided", "unflatten",
+    "flatten", "movedim", "moveaxis", "swapaxes", "swapdims", "unfold", "view_as_real",
+    "adjoint", "mT", "T", "H", "mH", "real", "imag",
+})
+VIEW_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
+
+# Methods ending in "_" that do not write the tensor's values.
+NOT_INPLACE_METHODS = frozenset({
+    "requires_grad_", "share_memory_", "detach_", "retain_grad_", "record_stream_",
+    "pin_memory_", "register_hook_",
+})
+
+# torch.* / F.* functions ending in "_" that are not in-place on their first argument.
+NOT_INPLACE_FUNCTION_PREFIXES = ("torch.nn.init.", "torch.nn.utils.", "torch.cuda.",
+                                 "torch.random.", "torch.backends.", "torch.distributed.")
+NOT_INPLACE_FUNCTIONS = frozenset({"torch.manual_seed", "torch.set_default_dtype"})
+
+# Metadata reads through .data that never feed a value into the graph.
+METADATA_ATTRIBUTES = frozenset({
+    "shape", "dtype", "device", "size", "dim", "ndim", "ndimension", "numel", "nelement",
+    "data_ptr", "is_cuda", "is_contiguous", "layout", "stride", "element_size", "is_leaf",
+    "requires_grad", "item", "tolist", "numpy", "storage", "untyped_storage", "is_meta",
+    "is_floating_point", "is_complex", "new_zeros", "new_ones", "new_empty", "new_full",
+    "new_tensor", "type", "storage_offset", "is_sparse", "is_quantized", "qscheme",
+    "get_device", "__len__", "nbytes", "itemsize",
+})
+
+# Functions whose arguments are only inspected.
+INSPECTING_FUNCTIONS = frozenset({
+    "isinstance", "len", "id", "print", "type", "hasattr", "getattr", "repr", "str", "hash",
+    "torch.is_tensor", "torch.numel", "logging.info", "warnings.warn",
+})
+
+# Grad-mode context managers and decorators (normalised qualified names).
+NO_GRAD = frozenset({"torch.no_grad", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad"})
+ENABLE_GRAD = frozenset({"torch.enable_grad", "torch.autograd.enable_grad",
+                         "torch.autograd.grad_mode.enable_grad"})
+INFERENCE_MODE = frozenset({"torch.inference_mode", "torch.autograd.inference_mode",
+                            "torch.autograd.grad_mode.inference_mode"})
+SET_GRAD_ENABLED = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled",
+                              "torch.autograd.grad_mode.set_grad_enabled"})
+# Decorator names that turn grad off whatever their import path (torch.optim internals).
+NO_GRAD_DECORATOR_NAMES = frozenset({"_use_grad_for_differentiable", "_no_grad", "no_grad"})
+
+PARAMETER = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter",
+                       "torch.nn.UninitializedParameter"})
+BUFFER = frozenset({"torch.nn.Buffer", "torch.nn.parameter.Buffer"})
+MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
+AUTOGRAD_FUNCTION = frozenset({"torch.autograd.Function", "torch.autograd.function.Function",
+                               "torch.autograd.function.InplaceFunction"})
+
+
+def normalise(qualname: str) -> str:
+    """Fold torch's internal module paths into their public names."""
+    if qualname.startswith("torch.nn.modules."):
+        return "torch.nn." + qualname.rsplit(".", 1)[-1]
+    if qualname.startswith("torch.nn.parameter."):
+        return "torch.nn." + qualname.rsplit(".", 1)[-1]
+    return qualname
+
+
+def torch_nn_layer(qualname: str | None) -> str | None:
+    """``torch.nn.Linear`` -> ``Linear`` when it names a torch.nn layer class."""
+    if qualname and qualname.startswith("torch.nn.") and qualname.count(".") == 2:
+        name = qualname.rsplit(".", 1)[-1]
+        if name[:1].isupper():
+            return name
+    return None

@@ -1,0 +1,92 @@
+"""Symbolic values: what an expression denotes, resolved against the model at the end.
+
+The analyzer binds names to these while it walks a file once; whether a value is a
+leaf that requires grad is decided only after the whole file has been read (a class's
+``__init__`` may come after the method that uses its parameters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """A fresh leaf that requires grad: ``nn.Parameter(t)``, ``torch.zeros(3, requires_grad=True)``."""
+
+    origin: str
+
+
+@dataclass(frozen=True)
+class SelfRef:
+    """``self`` inside a method of a class defined in this file."""
+
+    cls: str
+
+
+@dataclass(frozen=True)
+class Attr:
+    base: "Value"
+    name: str
+
+
+@dataclass(frozen=True)
+class ModuleInstance:
+    """An instance built by a constructor: ``("torch", "Linear")`` or ``("local", "Net")``."""
+
+    kind: tuple[str, str]
+    inplace: bool = False
+    frozen: bool = False
+
+
+@dataclass(frozen=True)
+class ParamIter:
+    """A collection of parameters: ``m.parameters()``, ``list(...)`` of it, ``group["params"]``."""
+
+    base: Optional["Value"]
+    named: bool = False
+
+
+@dataclass(frozen=True)
+class ParamItem:
+    """One parameter out of a ``ParamIter``."""
+
+    base: Optional["Value"]
+
+
+@dataclass(frozen=True)
+class GroupList:
+    """``optimizer.param_groups``."""
+
+
+@dataclass(frozen=True)
+class GroupItem:
+    """One param group (a dict with a ``"params"`` list)."""
+
+
+@dataclass(frozen=True)
+class View:
+    base: "Value"
+
+
+@dataclass(frozen=True)
+class DataOf:
+    """``x.data``: the same storage with autograd's version tracking bypassed."""
+
+    base: Optional["Value"]
+    path: Optional[str]
+
+
+@dataclass(frozen=True)
+class PlainTensor:
+    """A tensor that is not a Parameter: a torch op result, ``.detach()``, arithmetic."""
+
+
+@dataclass(frozen=True)
+class TensorList:
+    items: tuple
+
+
+Value = Union[Fresh, SelfRef, Attr, ModuleInstance, ParamIter, ParamItem, GroupList, GroupItem,
+              View, DataOf, PlainTensor, TensorList]

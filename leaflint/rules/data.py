@@ -1,0 +1,230 @@
+"""LL2xx: ``.data`` misuse (writes that bypass autograd, reads that cut a parameter off)."""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import libcst as cst
+
+from leaflint.model import SemanticModel
+from leaflint.model.semantic import DataWrite, Grad
+from leaflint.rules.base import Report, Rule, register
+
+_REFERENCES = """
+References:
+- PyTorch 0.4 migration guide, "What about .data?":
+  https://pytorch.org/blog/pytorch-0_4_0-migration-guide/#what-about-data
+- Autograd mechanics, in-place correctness checks:
+  https://pytorch.org/docs/stable/notes/autograd.html#in-place-correctness-checks
+- torch.Tensor.copy_: https://pytorch.org/docs/stable/generated/torch.Tensor.copy_.html
+"""
+
+# Conversions that copy a tensor's values rather than compute from them.
+_COPYING_METHODS = {"to", "clone", "type", "float", "double", "half", "bfloat16", "cpu", "cuda",
+                    "contiguous", "type_as", "view_as", "reshape", "view", "t", "T"}
+
+COPY_ADVICE = "use `with torch.no_grad(): x.copy_(value)`, which keeps autograd's version tracking so misuse raises"
+
+
+def _write_text(model: SemanticModel, write: DataWrite) -> str:
+    if write.target_node is None:
+        return ".data"
+    return f"{model.text(write.target_node)}.data"
+
+
+def _is_copy_of(node: cst.CSTNode, source: cst.CSTNode) -> bool:
+    """True when ``node`` is ``source`` or a conversion of it (``source.to(device)``)."""
+    while True:
+        if node is source:
+            return True
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and node.func.attr.value in _COPYING_METHODS:
+            node = node.func.value
+            continue
+        return False
+
+
+def discarded_graph_source(model: SemanticModel, write: DataWrite) -> Optional[str]:
+    """The leaf whose graph a ``.data = value`` assignment throws away, if any."""
+    if write.kind != "assign" or write.value_node is None:
+        return None
+    for value, node in write.rhs:
+        if value == write.target or model.leaf(value) is None:
+            continue
+        if _is_copy_of(write.value_node, node):
+            continue
+        return model.text(node)
+    return None
+
+
+def harmful_reason(model: SemanticModel, write: DataWrite) -> Optional[str]:
+    """Why a ``.data`` write is harmful here, or None (the LL201 contexts)."""
+    if model.grad_at(write.ctx) is not Grad.ON:
+        return None
+    leaf = model.leaf(write.target)
+    if leaf is not None and model.in_forward(write.ctx):
+        return ("inside forward: a graph that saved the tensor now computes silently wrong gradients, "
+                "and the write repeats on every call")
+    if model.is_graph_write(write):
+        return ("after the tensor was used to build a graph and before `backward()`: the backward "
+                "pass reads the new values and computes a silently wrong gradient")
+    source = discarded_graph_source(model, write)
+    if source is not None:
+        return (f"and throws away the graph of the new value: `{source}` requires grad but gets no "
+                f"gradient through it")
+    return None
+
+
+@register
+class DataWriteInGraphContext(Rule):
+    code = "LL201"
+    name = "data-write-in-graph-context"
+    summary = "A `.data` write where autograd is using the tensor: in forward, before backward(), or discarding a graph."
+    docs = f"""
+## What it does
+Flags writes through `.data` (`x.data = v`, `x.data.mul_(m)`, `x.data[i] = v`, and writes
+through an alias `c = x.data; c.zero_()`), with grad mode on, in the contexts where they
+corrupt training:
+- inside `forward` of an `nn.Module` (and helpers reached only from it), on a parameter;
+- after the tensor was used by a differentiable op and before the `backward()` that follows
+  in the same function;
+- when the assigned value carries a graph from another tensor that requires grad, which the
+  assignment throws away (`lin.weight.data = lin.weight * mask`: `mask` never trains).
+
+## Why is this bad?
+`.data` bypasses autograd's version counter. A tensor saved for backward and then
+overwritten through `.data` gives a wrong gradient with no error; dropout or masks written
+through `.data` in forward end up permanently in the weights; the producers of the value get
+no gradient.
+
+## Example
+```python
+y = (w * w).sum()
+w.data = torch.zeros(3)      # backward now uses the zeros: w.grad is wrong
+y.backward()
+```
+
+## Use instead
+```python
+y = (w * w).sum()
+y.backward()
+with torch.no_grad():
+    w.copy_(torch.zeros(3))  # version tracking kept: a misplaced write raises
+```
+In forward, compute with the value instead of storing it: `F.linear(x, F.dropout(w_raw, p), b)`.
+
+## LL201 and LL202
+`.data =` is also a common, deliberate idiom outside training (weight merging, casts,
+offloading, `__init__`): 430 sites in major libraries, none a bug. LL201 (default) reports only
+the contexts above. LL202 (opt-in, `--select LL202`) is the literal rule: every `.data` write
+on a tensor that requires grad, outside no_grad.
+{_REFERENCES}"""
+    valid = [
+        "import torch\nw = torch.zeros(3, requires_grad=True)\ny = (w * w).sum()\ny.backward()\nwith torch.no_grad():\n    w.copy_(torch.ones(3))\n",
+        "import torch\nw = torch.zeros(3, requires_grad=True)\nw.data = w.data.half()\n",
+    ]
+    invalid = [
+        "import torch\nw = torch.zeros(3, requires_grad=True)\ny = (w * w).sum()\nw.data = torch.ones(3)\ny.backward()\n",
+        "import torch\nfrom torch import nn\nimport torch.nn.functional as F\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.raw = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        self.lin.weight.data = F.dropout(self.raw, 0.5)\n        return self.lin(x)\n",
+    ]
+
+    def check(self, model: SemanticModel) -> Iterable[Report]:
+        for write in model.data_writes:
+            reason = harmful_reason(model, write)
+            if reason is not None:
+                yield Report(write.node, f"`{_write_text(model, write)}` is written behind autograd's back {reason}; "
+                                         f"{COPY_ADVICE}")
+
+
+@register
+class DataWriteOutsideNoGrad(Rule):
+    code = "LL202"
+    name = "data-write-outside-no-grad"
+    summary = "Any `.data` write on a tensor that requires grad, outside no_grad (opt-in)."
+    default = False
+    docs = f"""
+## What it does
+The literal rule: flags every write through `.data` (`x.data = v`, `x.data.add_()`,
+`x.data[i] = v`, a `.data` alias mutated) where `x` is a parameter or another tensor that
+requires grad and grad mode is on. Off by default; select it with `--select LL202` (or `ALL`).
+
+## Why is this bad?
+`.data` hides the write from autograd's version counter. Where no graph holds the tensor it
+is harmless, which is why LL201 (default) reports only the contexts where a graph does; this
+rule is for codebases that want `.data` gone entirely, as the PyTorch 0.4 migration guide
+recommends.
+
+## Example
+```python
+w.data = w - lr * w.grad
+```
+
+## Use instead
+```python
+with torch.no_grad():
+    w.copy_(w - lr * w.grad)     # or: w -= lr * w.grad
+```
+{_REFERENCES}"""
+    valid = [
+        "import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w.copy_(torch.ones(3))\n",
+    ]
+    invalid = [
+        "import torch\nw = torch.zeros(3, requires_grad=True)\nw.data = torch.ones(3)\n",
+    ]
+
+    def check(self, model: SemanticModel) -> Iterable[Report]:
+        for write in model.data_writes:
+            if model.grad_at(write.ctx) is not Grad.ON or model.leaf(write.target) is None:
+                continue
+            yield Report(write.node, f"`{_write_text(model, write)}` writes a tensor that requires grad outside "
+                                     f"no_grad, bypassing autograd's version counter; {COPY_ADVICE}")
+
+
+@register
+class DataReadInForward(Rule):
+    code = "LL203"
+    name = "data-read-in-forward"
+    summary = "A parameter's `.data` read inside forward and used to compute the output."
+    docs = f"""
+## What it does
+Flags `self.weight.data` (any parameter's `.data`) read inside `forward` (and helpers reached
+only from it) where the value feeds the computation: `x @ self.weight.data`,
+`F.linear(x, self.lin.weight.data)`, `self.h = self.h0.data` as a recurrence's initial state.
+Metadata reads (`.data.shape`, `.dtype`, `.device`, `.size()`, `.data_ptr()`) are not flagged,
+nor is `.detach()`, which is a deliberate stop-gradient.
+
+## Why is this bad?
+`.data` returns the values without their autograd history: the output no longer depends on
+the parameter as far as autograd knows, so the parameter's `.grad` stays `None` and it never
+trains, silently.
+
+## Example
+```python
+def forward(self, x):
+    return x @ self.weight.data
+```
+
+## Use instead
+```python
+def forward(self, x):
+    return x @ self.weight
+```
+If blocking the gradient is intended, say so with `self.weight.detach()`.
+{_REFERENCES}"""
+    valid = [
+        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        assert self.w.data.shape[0] == 2\n        return x @ self.w\n",
+    ]
+    invalid = [
+        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        return x @ self.w.data\n",
+    ]
+
+    def check(self, model: SemanticModel) -> Iterable[Report]:
+        for read in model.data_reads:
+            if not model.in_forward(read.ctx) or model.grad_at(read.ctx) is not Grad.ON:
+                continue
+            if model.leaf(read.target) is None:
+                continue
+            text = model.text(read.node.value)
+            yield Report(read.node, f"`{text}.data` in forward reads the parameter outside autograd: `{text}` gets no "
+                                    f"gradient from this use and silently never trains through it; use `{text}` "
+                                    f"(or `{text}.detach()` if a stop-gradient is intended)")

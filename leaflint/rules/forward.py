@@ -1,0 +1,199 @@
+"""LL3xx: module state replaced inside ``forward``."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from leaflint.model import SemanticModel
+from leaflint.model.semantic import AttrAssign, _names_in
+from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
+from leaflint.rules.base import Report, Rule, register
+
+_REFERENCES = """
+References:
+- Parametrizations tutorial: https://pytorch.org/tutorials/intermediate/parametrizations.html
+- torch.nn.utils.parametrize.register_parametrization:
+  https://pytorch.org/docs/stable/generated/torch.nn.utils.parametrize.register_parametrization.html
+- torch.func.functional_call: https://pytorch.org/docs/stable/generated/torch.func.functional_call.html
+"""
+
+_LAZY_WORDS = ("init", "built", "lazy", "first", "materializ", "setup")
+
+
+def self_rooted(value) -> bool:
+    while isinstance(value, Attr):
+        value = value.base
+    return isinstance(value, SelfRef)
+
+
+def lazily_guarded(assign: AttrAssign) -> bool:
+    """Inside ``if self.w is None:`` / ``if not hasattr(self, "w"):`` / ``if not self.initialized:``."""
+    for test in assign.ctx.guards:
+        words = list(_names_in(test))
+        lowered = [w.lower() for w in words]
+        if assign.attr in words or "None" in words or "hasattr" in words or "getattr" in words:
+            return True
+        if any(any(key in w for key in _LAZY_WORDS) for w in lowered):
+            return True
+    return False
+
+
+def _target_text(model: SemanticModel, assign: AttrAssign) -> str:
+    return f"{model.text(assign.owner_node)}.{assign.attr}"
+
+
+@register
+class ParameterReplacedInForward(Rule):
+    code = "LL301"
+    name = "parameter-replaced-in-forward"
+    summary = "A new `nn.Parameter` assigned to a module attribute inside forward."
+    docs = f"""
+## What it does
+Flags `self.lin.weight = nn.Parameter(f(w))`, `setattr(self.lin, "weight", nn.Parameter(...))`
+and `self.register_parameter("w", nn.Parameter(...))` inside `forward` of an `nn.Module` (and
+helpers reached only from it). Lazy initialisation guarded by `if self.w is None:` /
+`hasattr` is not flagged, nor are `requires_grad=False` Parameters.
+
+## Why is this bad?
+`nn.Parameter(...)` makes a new leaf: whatever produced the value (a trainable scale, an
+`autograd.Function`) is cut off and gets no gradient. The optimizer was built with the old
+Parameter object and keeps stepping it, though its `.grad` is now always `None`. Every call
+makes yet another leaf.
+
+## Example
+```python
+def forward(self, x):
+    self.linear.weight = nn.Parameter(self.linear.weight * self.scale)
+    return self.linear(x)
+```
+
+## Use instead
+```python
+def forward(self, x):
+    return F.linear(x, self.linear.weight * self.scale, self.linear.bias)
+```
+or `torch.nn.utils.parametrize.register_parametrization(self.linear, "weight", Scale())`, or
+`torch.func.functional_call(self.linear, {{"weight": w}}, (x,))`.
+{_REFERENCES}"""
+    valid = [
+        "import torch\nfrom torch import nn\nimport torch.nn.functional as F\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.s = nn.Parameter(torch.ones(1))\n    def forward(self, x):\n        return F.linear(x, self.lin.weight * self.s, self.lin.bias)\n",
+        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = None\n    def forward(self, x):\n        if self.w is None:\n            self.w = nn.Parameter(torch.ones(x.shape[-1]))\n        return x * self.w\n",
+    ]
+    invalid = [
+        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.s = nn.Parameter(torch.ones(1))\n    def forward(self, x):\n        self.lin.weight = nn.Parameter(self.lin.weight * self.s)\n        return self.lin(x)\n",
+    ]
+
+    def check(self, model: SemanticModel) -> Iterable[Report]:
+        for assign in model.attr_assigns:
+            if not isinstance(assign.value, Fresh) or not model.in_forward(assign.ctx):
+                continue
+            if not self_rooted(assign.owner) or lazily_guarded(assign):
+                continue
+            target = _target_text(model, assign)
+            yield Report(assign.node, (
+                f"`{target}` is replaced by a new nn.Parameter inside forward: whatever produced the value gets no "
+                f"gradient, and the optimizer keeps stepping the old Parameter (its grad stays None); compute with "
+                f"the value functionally (e.g. `F.linear(x, new_weight, bias)`), or use "
+                f"`torch.nn.utils.parametrize.register_parametrization` / `torch.func.functional_call`"))
+
+
+@register
+class ModuleCreatedInForward(Rule):
+    code = "LL302"
+    name = "module-created-in-forward"
+    summary = "A parameter-owning module built and assigned to `self` inside forward."
+    docs = f"""
+## What it does
+Flags `self.table = nn.Embedding(n, d)` (any torch.nn layer that owns parameters, or a
+same-file module class that does) assigned to an attribute inside `forward`. Lazy
+initialisation guarded by `if self.table is None:` is not flagged, nor is a frozen module
+(`.requires_grad_(False)`).
+
+## Why is this bad?
+Every call builds fresh, randomly initialised parameters: they were never given to the
+optimizer, so they never train, and the module built in `__init__` (the one the optimizer
+steps) is silently discarded; its gradient stays `None`. A real case in a major library
+rebuilt a relative-position bias table in forward.
+
+## Example
+```python
+def forward(self, x):
+    self.bias_table = nn.Embedding(self.num_buckets, self.heads)
+    return x + self.bias_table(self.buckets)
+```
+
+## Use instead
+Build the module once in `__init__` and only use it in forward; if its size depends on the
+input, size it for the maximum in `__init__` or use a lazy module (`nn.LazyLinear`).
+{_REFERENCES}"""
+    valid = [
+        "from torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.emb = nn.Embedding(10, 4)\n    def forward(self, i):\n        return self.emb(i)\n",
+    ]
+    invalid = [
+        "from torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.emb = nn.Embedding(10, 4)\n    def forward(self, i):\n        self.emb = nn.Embedding(10, 4)\n        return self.emb(i)\n",
+    ]
+
+    def check(self, model: SemanticModel) -> Iterable[Report]:
+        for assign in model.attr_assigns:
+            if not isinstance(assign.value, ModuleInstance) or not model.in_forward(assign.ctx):
+                continue
+            if not model.module_owns_parameters(assign.value):
+                continue
+            if not self_rooted(assign.owner) or lazily_guarded(assign):
+                continue
+            target = _target_text(model, assign)
+            yield Report(assign.node, (
+                f"`{target}` is rebuilt as a new `{assign.value.kind[1]}` inside forward: its fresh random parameters "
+                f"are not in the optimizer and never train, and the module built in __init__ is discarded; build it "
+                f"once in __init__ and only call it in forward"))
+
+
+def _plain_tensor(value) -> bool:
+    return isinstance(value, (PlainTensor, DataOf, View))
+
+
+@register
+class TensorAssignedToParameter(Rule):
+    code = "LL303"
+    name = "tensor-assigned-to-parameter"
+    summary = "A plain tensor assigned over a registered `nn.Parameter` attribute."
+    docs = f"""
+## What it does
+Flags `self.weight = <tensor expression>` (a torch op result, `.detach()`, `.data`, a slice or
+view, arithmetic) where `self.weight` is a registered Parameter (`self.weight =
+nn.Parameter(...)` in the class, or the weight/bias of a torch.nn layer), anywhere in the
+code, not only in forward. The `weight_norm`/parametrize pattern, which first removes the
+Parameter (`del self._parameters["weight"]`), is not flagged.
+
+## Why is this bad?
+`nn.Module.__setattr__` refuses it: `TypeError: cannot assign 'torch.FloatTensor' as
+parameter 'weight' (torch.nn.Parameter or None expected)`, on whatever path reaches the line.
+
+## Example
+```python
+self.weight = self.weight[: self.n]
+```
+
+## Use instead
+```python
+self.weight = nn.Parameter(self.weight[: self.n])     # outside forward (module surgery)
+```
+or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
+{_REFERENCES}"""
+    valid = [
+        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def crop(self, n):\n        self.w = nn.Parameter(self.w[:n])\n",
+    ]
+    invalid = [
+        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def crop(self, n):\n        self.w = self.w[:n]\n",
+    ]
+
+    def check(self, model: SemanticModel) -> Iterable[Report]:
+        for assign in model.attr_assigns:
+            if not _plain_tensor(assign.value) or not model.is_parameter_slot(assign.owner, assign.attr):
+                continue
+            target = _target_text(model, assign)
+            yield Report(assign.node, (
+                f"`{target}` is a registered nn.Parameter and is assigned a plain tensor: nn.Module raises "
+                f"\"TypeError: cannot assign ... as parameter '{assign.attr}' (torch.nn.Parameter or None expected)\"; "
+                f"wrap the value in `nn.Parameter(...)` (outside forward) or update in place with "
+                f"`with torch.no_grad(): {target}.copy_(value)`"))
