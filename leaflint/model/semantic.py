@@ -18,7 +18,7 @@ import libcst as cst
 from leaflint.model import torchapi as api
 from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.values import (
-    Attr, DataOf, Fresh, GroupItem, GroupList, ModuleInstance, ParamItem, ParamIter,
+    Attr, DataOf, Fresh, FrozenParameter, GroupItem, GroupList, ModuleInstance, ParamItem, ParamIter,
     PlainTensor, SelfRef, TensorList, Value, View,
 )
 
@@ -92,6 +92,7 @@ class DataWrite:
     seq: int
     stmt_id: int
     ctx: Context
+    detail: str = ""  # the in-place method, for writes through .data
 
 
 @dataclass
@@ -232,6 +233,7 @@ class _Collector(cst.CSTVisitor):
         self.data_reads: list[DataRead] = []
         self.attr_assigns: list[AttrAssign] = []
         self.calls: list[CallRef] = []
+        self.deleted: set[tuple[Value, str]] = set()
 
     # ----------------------------------------------------------------- plumbing
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -385,10 +387,10 @@ class _Collector(cst.CSTVisitor):
             rg = _kwarg(node, "requires_grad")
             flag = rg.value if rg is not None else _positional(node, 1)
             if flag is not None and _is_true(flag) is not True:
-                return PlainTensor() if _is_true(flag) is False else None
+                return FrozenParameter()
             return Fresh("nn.Parameter(...)")
         if qual in api.BUFFER:
-            return PlainTensor()
+            return None
         layer = api.torch_nn_layer(qual)
         if layer is not None:
             inplace = _kwarg(node, "inplace")
@@ -733,19 +735,25 @@ class _Collector(cst.CSTVisitor):
         self.inplace.append(InplaceSite("augassign", node, value, target, op, self.ctx()))
 
     def visit_Del(self, node: cst.Del) -> None:
-        # ``del self._parameters["w"]`` / ``del self.w``: the slot is no longer a Parameter
-        cls = self.func.cls
-        if cls is None or self.func.self_name is None:
-            return
+        # ``del m._parameters["w"]`` / ``del m.w``: the slot is no longer a Parameter
         target = node.target
-        if isinstance(target, cst.Subscript) and dotted(target.value) == f"{self.func.self_name}._parameters":
+        if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Attribute) \
+                and target.value.attr.value == "_parameters":
             index = target.slice[0].slice
+            name = "*"
             if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
-                cls.deleted_params.add(index.value.value.strip("'\""))
-            else:
-                cls.deleted_params.add("*")
-        elif isinstance(target, cst.Attribute) and dotted(target.value) == self.func.self_name:
-            cls.deleted_params.add(target.attr.value)
+                name = index.value.value.strip("'\"")
+            self._delete_parameter(target.value.value, name)
+        elif isinstance(target, cst.Attribute):
+            self._delete_parameter(target.value, target.attr.value)
+
+    def _delete_parameter(self, owner_node: cst.BaseExpression, name: str) -> None:
+        owner = self.value_of(owner_node)
+        if owner is None:
+            return
+        self.deleted.add((owner, name))
+        if isinstance(owner, SelfRef) and owner.cls in self.classes:
+            self.classes[owner.cls].deleted_params.add(name)
 
     # ----------------------------------------------------------------- expressions
     def visit_Call(self, node: cst.Call) -> None:
@@ -850,7 +858,7 @@ class _Collector(cst.CSTVisitor):
             return
         exprs = [a.value for a in node.args]
         if qual is None:
-            exprs.append(node.func.value if isinstance(node.func, cst.Attribute) else node.func)
+            exprs.append(node.func)  # ``self.lin(x)`` uses self.lin; ``w.mul(x)`` uses w (a prefix)
         for expr in exprs:
             path = dotted(expr)
             if path is not None and ".data" not in f"{path}.":
@@ -870,7 +878,7 @@ class _Collector(cst.CSTVisitor):
         parent = self._parent()
         if isinstance(parent, cst.Attribute) and parent.value is node:
             attr = parent.attr.value
-            if attr in api.METADATA_ATTRIBUTES or attr.endswith("_") or attr == "data":
+            if attr in api.METADATA_ATTRIBUTES or attr.endswith("_") or attr in ("data", "detach"):
                 return
         if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.Del)):
             return
@@ -901,9 +909,11 @@ class _Collector(cst.CSTVisitor):
         rhs: list[tuple[Value, cst.CSTNode]] = []
         if value_node is not None:
             rhs = list(self._graph_sources(value_node))
+        if value_node is None and isinstance(node, cst.Call):
+            rhs = list(self._graph_sources(node))
         seq = self._event("data_write", None)
         self.data_writes.append(DataWrite(kind, node, target, inner, path, rhs, value_node, seq,
-                                          self.stmt_id, self.ctx()))
+                                          self.stmt_id, self.ctx(), detail))
 
     def _graph_sources(self, node: cst.BaseExpression) -> Iterator[tuple[Value, cst.CSTNode]]:
         """Sub-expressions of a value that may carry a graph (not under .data/.detach())."""
@@ -1150,6 +1160,8 @@ class SemanticModel:
         return None
 
     def is_parameter_slot(self, owner: Optional[Value], attr: str) -> bool:
+        if (owner, attr) in self._collector.deleted or (owner, "*") in self._collector.deleted:
+            return False
         module = self.module_of(owner)
         if module is None:
             return False
@@ -1205,6 +1217,18 @@ class SemanticModel:
 
     def in_forward(self, ctx: Context) -> bool:
         return ctx.func.in_forward
+
+    def used_before(self, write: DataWrite) -> bool:
+        """Whether the written tensor itself was used by an op earlier in the same function."""
+        if write.path is None:
+            return False
+        for _, stmt_id, kind, payload in write.ctx.func.events:
+            if kind == "data_write" and _ == write.seq:
+                return False
+            if kind == "use" and stmt_id != write.stmt_id and (
+                    payload == write.path or payload.startswith(write.path + ".")):
+                return True
+        return False
 
     def is_graph_write(self, write: DataWrite) -> bool:
         return id(write) in self._graph_writes

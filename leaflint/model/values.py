@@ -19,6 +19,11 @@ class Fresh:
 
 
 @dataclass(frozen=True)
+class FrozenParameter:
+    """``nn.Parameter(t, requires_grad=False)``: a Parameter, but not a leaf that requires grad."""
+
+
+@dataclass(frozen=True)
 class SelfRef:
     """``self`` inside a method of a class defined in this file."""
 
@@ -88,5 +93,5 @@ class TensorList:
     items: tuple
 
 
-Value = Union[Fresh, SelfRef, Attr, ModuleInstance, ParamIter, ParamItem, GroupList, GroupItem,
+Value = Union[Fresh, FrozenParameter, SelfRef, Attr, ModuleInstance, ParamIter, ParamItem, GroupList, GroupItem,
               View, DataOf, PlainTensor, TensorList]
