@@ -6,15 +6,19 @@ Exit codes: 0 no findings, 1 findings, 2 usage, configuration or internal error.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Optional
 
 import click
 
 from leaflint import __version__
-from leaflint.engine import check_paths
-from leaflint.files import Discovery
+from leaflint.config import ConfigError, Overrides, Resolver
+from leaflint.engine import CheckResult, check_paths, lint_bytes
+from leaflint.files import display_path
+from leaflint.findings import Finding
 from leaflint.report import FORMATTERS, render
+from leaflint.report.progress import Progress
 from leaflint.rules import DIAGNOSTIC_CODES, REGISTRY, SelectionError
 
 
@@ -37,42 +41,95 @@ def main() -> None:
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the default set). ALL for every rule.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
 @click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable on top of the selection.")
-@click.option("--output-format", type=click.Choice(sorted(FORMATTERS)), default="concise", show_default=True,
-              envvar="LEAFLINT_OUTPUT_FORMAT", help="How to print findings.")
+@click.option("--output-format", type=click.Choice(list(FORMATTERS)), default="concise", show_default=True,
+              envvar="LEAFLINT_OUTPUT_FORMAT", help="How to print findings (env: LEAFLINT_OUTPUT_FORMAT).")
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the findings to this file instead of stdout.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--force-exclude", is_flag=True, help="Apply excludes and .gitignore to paths given explicitly too.")
-@click.option("--no-respect-gitignore", is_flag=True, help="Lint files that .gitignore excludes.")
+@click.option("--respect-gitignore/--no-respect-gitignore", default=None,
+              help="Skip files that .gitignore excludes (default: yes, or `respect-gitignore` in the configuration).")
+@click.option("--exclude", multiple=True, help="Patterns to exclude (replaces the defaults and the configured `exclude`).")
+@click.option("--extend-exclude", multiple=True, help="Patterns to exclude on top of `exclude`.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Use this configuration file (a pyproject.toml with [tool.leaflint]) for every path.")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--show-settings", is_flag=True, help="Print the settings in effect for the first path and exit.")
+@click.option("--stdin-filename", default=None, metavar="NAME",
+              help="With `-` as the path: read the source from stdin and report it (and configure it) as NAME.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: core count).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of per-file findings.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="LEAFLINT_CACHE_DIR",
+              help="Cache directory (env: LEAFLINT_CACHE_DIR; default: `cache-dir` in the configuration, "
+                   "else .leaflint_cache in the project root).")
 @click.option("--statistics", is_flag=True, help="Print a count per rule instead of the findings.")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes (with --unsafe-fixes, the unsafe ones too); report what remains.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply the unsafe fixes (with --fix / --diff) and mark them with [*].")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and write nothing; exit 1 if there would be changes.")
+@click.option("--show-fixes", is_flag=True, help="With --fix / --diff: list the fixes applied, per file and rule.")
 @click.option("-v", "--verbose", is_flag=True, help="Print tracebacks of internal errors.")
 def check(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...], extend_select: tuple[str, ...],
           output_format: str, output_file: Optional[str], exit_zero: bool, force_exclude: bool,
-          no_respect_gitignore: bool, jobs: Optional[int], statistics: bool, verbose: bool) -> None:
-    """Check PATHS (default: the current directory) for autograd-breaking mutations."""
-    discovery = Discovery(respect_gitignore=not no_respect_gitignore, force_exclude=force_exclude)
+          respect_gitignore: Optional[bool], exclude: tuple[str, ...], extend_exclude: tuple[str, ...],
+          config_path: Optional[str], isolated: bool, show_settings: bool, stdin_filename: Optional[str],
+          jobs: Optional[int], no_cache: bool, cache_dir: Optional[str], statistics: bool,
+          verbose: bool, fix: bool = False, unsafe_fixes: bool = False, diff: bool = False,
+          show_fixes: bool = False) -> None:
+    """Check PATHS (default: the current directory) for autograd-breaking mutations.
+
+    `-` reads one file from stdin (name it with --stdin-filename). Settings come from the
+    nearest pyproject.toml with a [tool.leaflint] table; options override them."""
+    use_stdin = paths == ("-",) or (not paths and stdin_filename is not None)
+    if "-" in paths and not use_stdin:
+        raise click.UsageError("`-` (stdin) cannot be combined with other paths")
+    overrides = Overrides(
+        select=tuple(_split(select)) if select else None, ignore=tuple(_split(ignore)),
+        extend_select=tuple(_split(extend_select)), exclude=tuple(_split(exclude)) if exclude else None,
+        extend_exclude=tuple(_split(extend_exclude)), respect_gitignore=respect_gitignore,
+        cache_dir=cache_dir or None)
     try:
-        result = check_paths(paths or (".",), select=_split(select) if select else None, ignore=_split(ignore),
-                             extend_select=_split(extend_select), discovery=discovery, jobs=jobs)
+        resolver = Resolver(overrides, config=config_path, isolated=isolated)
+        discovery = resolver.discovery(force_exclude=force_exclude)
+        if show_settings:
+            _show_settings(resolver, discovery, stdin_filename or "-" if use_stdin else None, paths or (".",))
+            sys.exit(0)
+        if use_stdin:
+            result = _check_stdin(stdin_filename, resolver, discovery)
+        else:
+            progress = Progress(sys.stderr)
+            try:
+                result = check_paths(paths or (".",), discovery=discovery, jobs=jobs, resolver=resolver,
+                                     cache=not no_cache,
+                                     cache_dir=None if no_cache else resolver.cache_dir(paths or (".",)),
+                                     progress=progress if progress.enabled else None)
+            finally:
+                progress.close()
     except SelectionError as exc:
         raise click.UsageError(str(exc)) from None
+    except ConfigError as exc:
+        click.echo(f"leaflint: error: {exc}", err=True)
+        sys.exit(2)
     for error in result.errors:
         click.echo(f"leaflint: error: {error.path}: {error.message}", err=True)
     if verbose:
         for failed in result.internal_errors:
             click.echo(f"leaflint: internal error in {failed.filename}:\n{failed.traceback}", err=True)
     findings = result.findings
+    fixed = None
+    if fix or diff:
+        findings, fixed = _apply_fixes(result, resolver, use_stdin, unsafe_fixes, diff, show_fixes)
+    color = (output_file is None and output_format in ("concise", "full") and _is_tty(sys.stdout)
+             and not os.environ.get("NO_COLOR"))
     if statistics:
         text = _statistics(findings)
     else:
-        text = render(output_format, findings)
+        text = render(output_format, findings, files=result.paths, color=color, unsafe_fixes=unsafe_fixes)
     if output_file:
         with open(output_file, "w", encoding="utf-8") as handle:
             handle.write(text)
     elif text:
-        click.echo(text, nl=False)
-    _summary(findings, result.files)
+        click.echo(text, nl=False, color=color or None)
+    _summary(findings, result.files, unsafe_fixes, fixed)
     if result.internal_errors or (result.errors and not result.files):
         sys.exit(2)
     if result.errors:
@@ -80,6 +137,38 @@ def check(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ..
     if findings and not exit_zero:
         sys.exit(1)
     sys.exit(0)
+
+
+def _is_tty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _check_stdin(stdin_filename: Optional[str], resolver: Resolver, discovery) -> CheckResult:
+    """Lint the source on stdin as if it were the file ``stdin_filename`` (its configuration,
+    its ``per-file-ignores``, its suffix: ``.ipynb`` reads a notebook)."""
+    name = display_path(stdin_filename) if stdin_filename else "-"
+    data = click.get_binary_stream("stdin").read()
+    if stdin_filename and discovery.force_exclude and discovery.force_excluded(stdin_filename):
+        return CheckResult([], [], 0)
+    settings = resolver.for_path(stdin_filename or "-")
+    file_result = lint_bytes(data, name, [REGISTRY[code]() for code in settings.rules])
+    findings = sorted(resolver.filter(file_result.findings), key=Finding.sort_key)
+    internal = [file_result] if file_result.internal_error else []
+    return CheckResult(findings, [], 1, internal, [name])
+
+
+def _show_settings(resolver: Resolver, discovery, stdin_name: Optional[str], paths: tuple[str, ...]) -> None:
+    if stdin_name is not None:
+        target = stdin_name
+    else:
+        target = next(iter(discovery.discover(list(paths))), paths[0])
+        if os.path.isdir(target):
+            click.echo(resolver.for_directory(target).show(target), nl=False)
+            return
+    click.echo(resolver.for_path(target).show(target), nl=False)
 
 
 def _statistics(findings: list) -> str:
@@ -91,16 +180,69 @@ def _statistics(findings: list) -> str:
     return "".join(f"{count:5d}\t{code}\t{name}\n" for (code, name), count in rows)
 
 
-def _summary(findings: list, files: int) -> None:
-    if not findings:
-        click.echo(f"All checks passed! ({files} file{'s' if files != 1 else ''} checked)", err=True)
+def _summary(findings: list, files: int, unsafe_fixes: bool = False, fixed: Optional[int] = None) -> None:
+    """ruff's summary; ``fixed``: the number of findings ``--fix`` fixed (None: no --fix)."""
+    checked = f"{files} file{'s' if files != 1 else ''} checked"
+    if not findings and not fixed:
+        click.echo(f"All checks passed! ({checked})", err=True)
         return
-    fixable = sum(1 for f in findings if f.fix is not None)
-    noun = "finding" if len(findings) == 1 else "findings"
-    line = f"Found {len(findings)} {noun} in {files} file{'s' if files != 1 else ''} checked."
+    total = len(findings) + (fixed or 0)
+    line = f"Found {total} {'finding' if total == 1 else 'findings'} in {checked}"
+    line += f" ({fixed} fixed, {len(findings)} remaining)." if fixed is not None else "."
+    fixable = sum(1 for f in findings if f.fix is not None and (unsafe_fixes or f.fix.applicability == "safe"))
+    hidden = sum(1 for f in findings if f.fix is not None) - fixable
+    hint = (f" ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the `--unsafe-fixes` option)"
+            if hidden else "")
     if fixable:
-        line += f"\n[*] {fixable} fixable with the `--fix` option."
+        line += f"\n[*] {fixable} fixable with the `--fix` option{hint}."
+    elif hidden:
+        line += f"\nNo fixes available{hint}."
     click.echo(line, err=True)
+
+
+def _apply_fixes(result: CheckResult, resolver: Resolver, use_stdin: bool, unsafe: bool, diff: bool,
+                 show: bool) -> tuple[list, int]:
+    """--fix / --diff: fix the files (verified, see leaflint.fixes); with --diff print the diff
+    and exit (1 if there would be changes), with --fix write them. Returns the findings that
+    remain and the number fixed."""
+    from leaflint import fixes
+    from leaflint.engine import lint_source
+
+    if use_stdin:
+        raise click.UsageError("--fix and --diff work on files, not on stdin")
+
+    def lint_for(path: str):
+        rules = [REGISTRY[code]() for code in resolver.for_path(path).rules]
+        return (lambda text, name: lint_source(text, name, rules)), resolver.filter
+
+    run = fixes.fix_paths(result.findings, lint_for, unsafe)
+    for rejected in run.rejected:
+        click.echo(f"leaflint: {rejected.describe()}", err=True)
+    for file_fix in run.files:
+        if file_fix.note:
+            click.echo(f"leaflint: {file_fix.filename} not fixed: {file_fix.note}", err=True)
+    if diff:
+        out = "".join(f.diff for f in run.changed)
+        if out:
+            click.echo(out, nl=False)
+        if show:
+            click.echo(fixes.summarize(run.applied).replace("Fixed", "Would fix", 1), nl=False, err=True)
+        count = len(run.applied)
+        click.echo(f"Would fix {count} finding{'s' if count != 1 else ''}." if count else "No fixes available.",
+                   err=True)
+        sys.exit(2 if result.internal_errors or result.errors else 1 if run.changed else 0)
+    for file_fix in run.changed:
+        try:
+            fixes.write_atomic(file_fix.filename, file_fix.after)
+        except OSError as exc:
+            click.echo(f"leaflint: error: {file_fix.filename}: cannot write the fixes: {exc.strerror or exc}", err=True)
+            sys.exit(2)
+    if show:
+        click.echo(fixes.summarize(run.applied), nl=False, err=True)
+    done = {f.filename: f for f in run.changed}
+    findings = [f for f in result.findings if f.filename not in done]
+    findings += [f for file_fix in done.values() for f in file_fix.remaining]
+    return sorted(findings, key=Finding.sort_key), sum(len(f.applied) for f in done.values())
 
 
 @main.command()
@@ -133,6 +275,8 @@ def _rule_dict(cls) -> dict:
     return {"code": cls.code, "name": cls.name, "summary": cls.summary, "default": cls.default,
             "docs": cls.docs.strip(), "valid": cls.valid, "invalid": cls.invalid}
 
+
+from leaflint.probe.cli import probe as _probe; main.add_command(_probe)  # noqa: E402,E702  (never imports torch)
 
 if __name__ == "__main__":
     main()

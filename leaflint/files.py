@@ -13,7 +13,7 @@ DEFAULT_EXCLUDES = (
     ".pytest_cache", ".leaflint_cache", "__pycache__", "build", "dist", "site-packages",
     "node_modules", ".eggs", "*.egg-info", ".ipynb_checkpoints",
 )
-SOURCE_SUFFIXES = (".py", ".pyi")
+SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 
 
 def display_path(path: str) -> str:

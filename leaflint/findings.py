@@ -74,3 +74,27 @@ class Finding:
         if self.cell is not None:
             data["cell"] = self.cell
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict, filename: Optional[str] = None) -> "Finding":
+        """The inverse of ``to_dict``; ``filename`` (when given) replaces the stored one."""
+        fix = None
+        raw_fix = data.get("fix")
+        if raw_fix is not None:
+            fix = Fix(
+                raw_fix["message"],
+                raw_fix["applicability"],
+                [Edit(Position(e["location"]["row"], e["location"]["column"]),
+                      Position(e["end_location"]["row"], e["end_location"]["column"]), e["content"])
+                 for e in raw_fix["edits"]],
+            )
+        return cls(
+            code=data["code"],
+            name=data["name"],
+            message=data["message"],
+            filename=filename if filename is not None else data["filename"],
+            location=Position(data["location"]["row"], data["location"]["column"]),
+            end_location=Position(data["end_location"]["row"], data["end_location"]["column"]),
+            fix=fix,
+            cell=data.get("cell"),
+        )

@@ -225,6 +225,7 @@ class _Collector(cst.CSTVisitor):
         self.stmt_stack: list[cst.CSTNode] = []
         self.guards: list[cst.BaseExpression] = []
         self.narrowed: list[dict[str, Value]] = []
+        self.frozen_paths: list[set[str]] = [set()]
         self.parents: list[cst.CSTNode] = []
         self.seq = 0
         self.stmt_id = 0
@@ -279,6 +280,9 @@ class _Collector(cst.CSTVisitor):
 
     # ----------------------------------------------------------------- values
     def value_of(self, node: cst.BaseExpression) -> Optional[Value]:
+        if self.frozen_paths[-1] and isinstance(node, (cst.Name, cst.Attribute)) \
+                and dotted(node) in self.frozen_paths[-1]:
+            return None  # requires_grad was switched off on this path earlier in the function
         if isinstance(node, cst.Name):
             return self.lookup(node.value)
         if isinstance(node, cst.Attribute):
@@ -378,8 +382,6 @@ class _Collector(cst.CSTVisitor):
                 if func.value in ("list", "tuple") and node.args:
                     inner = self.value_of(node.args[0].value)
                     return inner if isinstance(inner, ParamIter) else None
-                if func.value == "Parameter" and self.lookup("Parameter") is None:
-                    qual = None
                 return None
         if qual is None:
             return None
@@ -520,6 +522,7 @@ class _Collector(cst.CSTVisitor):
             self.module_functions.setdefault(info.name, []).append(info)
         self.funcs.append(info)
         self.all_funcs.append(info)
+        self.frozen_paths.append(set())
         self.envs.append(env)
         self.grad.append(info.decorator_grad)
         self.bind_outer(info.name)
@@ -571,6 +574,7 @@ class _Collector(cst.CSTVisitor):
         return len(self.parents) >= 3 and isinstance(self.parents[-3], cst.ClassDef)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.frozen_paths.pop()
         self.funcs.pop()
         self.envs.pop()
         self.grad.pop()
@@ -656,8 +660,8 @@ class _Collector(cst.CSTVisitor):
             if target.attr.value == "data":
                 self._data_write("assign", stmt, target.value, value_node)
                 return
-            if target.attr.value == "requires_grad" and _is_true(value_node) is not True:
-                self._freeze(target.value)
+            if target.attr.value == "requires_grad":
+                self._set_requires_grad(target.value, _is_true(value_node))
                 return
             owner = self.value_of(target.value)
             self._record_attr_assign(stmt, owner, target.value, target.attr.value, value, value_node)
@@ -689,6 +693,24 @@ class _Collector(cst.CSTVisitor):
                 cls.buffers.add(attr)
             elif isinstance(value, ModuleInstance):
                 cls.submodules[attr] = value
+
+    def _set_requires_grad(self, node: cst.BaseExpression, flag: Optional[bool]) -> None:
+        """``x.requires_grad = flag`` / ``x.requires_grad_(flag)``, in statement order.
+
+        Turning it off holds for the rest of the function on that path (and class-wide for
+        ``self`` attributes); turning it on makes a plain local tensor a fresh leaf.
+        """
+        path = dotted(node)
+        frozen = self.frozen_paths[-1]
+        if flag is True:
+            if path is not None:
+                frozen.discard(path)
+            if isinstance(node, cst.Name) and isinstance(self.lookup(node.value), PlainTensor):
+                self.bind(node.value, Fresh(".requires_grad_()"))
+            return
+        if path is not None:
+            frozen.add(path)
+        self._freeze(node)
 
     def _freeze(self, node: cst.BaseExpression) -> None:
         """``x.requires_grad = False`` / ``x.requires_grad_(False)``: x no longer requires grad."""
@@ -778,8 +800,9 @@ class _Collector(cst.CSTVisitor):
                     self._data_write("inplace", node, func.value.value if isinstance(func.value, cst.Attribute) and func.value.attr.value == "data" else func.value, None, through=receiver, detail=method)
                 else:
                     self.inplace.append(InplaceSite("method", node, receiver, func.value, method, ctx))
-            elif method == "requires_grad_" and _is_true(_positional(node, 0) or (_kwarg(node, "requires_grad") or cst.Arg(cst.Name("True"))).value) is not True:
-                self._freeze(func.value)
+            elif method == "requires_grad_":
+                flag = _positional(node, 0) or getattr(_kwarg(node, "requires_grad"), "value", None)
+                self._set_requires_grad(func.value, True if flag is None else _is_true(flag))
             elif method == "register_buffer" and self._is_self(func.value):
                 name = _positional(node, 0)
                 if isinstance(name, cst.SimpleString) and self.func.cls is not None:
@@ -878,7 +901,7 @@ class _Collector(cst.CSTVisitor):
         parent = self._parent()
         if isinstance(parent, cst.Attribute) and parent.value is node:
             attr = parent.attr.value
-            if attr in api.METADATA_ATTRIBUTES or attr.endswith("_") or attr in ("data", "detach"):
+            if attr in api.METADATA_ATTRIBUTES or attr.endswith("_") or attr == "data":
                 return
         if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.Del)):
             return
@@ -1153,10 +1176,14 @@ class SemanticModel:
         if module.kind[0] == "torch":
             return True if attr in api.LAYER_PARAMETERS.get(module.kind[1], ()) else None
         for cls in self._class_chain(module.kind[1]):
-            if attr in cls.deleted_params or "*" in cls.deleted_params:
+            if attr in cls.deleted_params or "*" in cls.deleted_params or attr in cls.buffers:
                 return None
             if attr in cls.params:
                 return cls.params[attr]
+            for base in cls.bases:
+                layer = api.torch_nn_layer(base)
+                if layer is not None and attr in api.LAYER_PARAMETERS.get(layer, ()):
+                    return True  # a subclass of nn.Linear & co. owns its weight and bias
         return None
 
     def is_parameter_slot(self, owner: Optional[Value], attr: str) -> bool:
@@ -1168,9 +1195,11 @@ class SemanticModel:
         if module.kind[0] == "torch":
             return attr in api.LAYER_PARAMETERS.get(module.kind[1], ())
         for cls in self._class_chain(module.kind[1]):
-            if attr in cls.deleted_params or "*" in cls.deleted_params:
+            if attr in cls.deleted_params or "*" in cls.deleted_params or attr in cls.buffers:
                 return False
             if attr in cls.params:
+                return True
+            if any(attr in api.LAYER_PARAMETERS.get(api.torch_nn_layer(b) or "", ()) for b in cls.bases):
                 return True
         return False
 

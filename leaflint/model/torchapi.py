@@ -74,8 +74,10 @@ NOT_INPLACE_FUNCTION_PREFIXES = ("torch.nn.init.", "torch.nn.utils.", "torch.cud
                                  "torch.random.", "torch.backends.", "torch.distributed.")
 NOT_INPLACE_FUNCTIONS = frozenset({"torch.manual_seed", "torch.set_default_dtype"})
 
-# Metadata reads through .data that never feed a value into the graph.
+# Reads through .data that never feed a parameter's value into the graph: metadata, and an
+# explicit ``.detach()`` (a deliberate stop-gradient). Shared by LL203 and the probe.
 METADATA_ATTRIBUTES = frozenset({
+    "detach", "names",
     "shape", "dtype", "device", "size", "dim", "ndim", "ndimension", "numel", "nelement",
     "data_ptr", "is_cuda", "is_contiguous", "layout", "stride", "element_size", "is_leaf",
     "requires_grad", "item", "tolist", "numpy", "storage", "untyped_storage", "is_meta",

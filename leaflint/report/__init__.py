@@ -1,20 +1,27 @@
-"""Output formats. Each formatter takes the sorted findings and returns the text to print."""
+"""Output formats. Each formatter takes the sorted findings (and keyword options: ``files``, the
+checked files; ``color``, ANSI colours for a terminal) and returns the text to print."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
 from leaflint.findings import Finding
-from leaflint.report import text, structured
+from leaflint.report import github, junit, sarif, structured, text
 
-Formatter = Callable[[list[Finding]], str]
+Formatter = Callable[..., str]
 
 FORMATTERS: dict[str, Formatter] = {
     "concise": text.concise,
     "full": text.full,
     "json": structured.json_list,
+    "json-lines": structured.json_lines,
+    "sarif": sarif.sarif,
+    "github": github.github,
+    "junit": junit.junit,
 }
 
 
-def render(name: str, findings: list[Finding]) -> str:
-    return FORMATTERS[name](findings)
+def render(name: str, findings: list[Finding], files: Optional[Sequence[str]] = None, color: bool = False,
+           unsafe_fixes: bool = False) -> str:
+    """``unsafe_fixes``: the run applies unsafe fixes too (text formats mark them with ``[*]``)."""
+    return FORMATTERS[name](findings, files=files, color=color, unsafe_fixes=unsafe_fixes)

@@ -6,20 +6,32 @@ from functools import lru_cache
 
 from leaflint.findings import Finding
 
+# ANSI styles, used only when the caller asks (a terminal, NO_COLOR unset).
+BOLD, RED, CYAN, BLUE, RESET = "\033[1m", "\033[31m", "\033[36m", "\033[34m", "\033[0m"
 
-def location(finding: Finding) -> str:
+
+def _style(text: str, style: str, color: bool) -> str:
+    return f"{style}{text}{RESET}" if color else text
+
+
+def location(finding: Finding, color: bool = False) -> str:
+    sep = _style(":", CYAN, color)
+    name = _style(finding.filename, BOLD, color)
     if finding.cell is not None:
-        return f"{finding.filename}:cell {finding.cell}:{finding.location.row}:{finding.location.column}"
-    return f"{finding.filename}:{finding.location.row}:{finding.location.column}"
+        return f"{name}{sep}cell {finding.cell}{sep}{finding.location.row}{sep}{finding.location.column}"
+    return f"{name}{sep}{finding.location.row}{sep}{finding.location.column}"
 
 
-def headline(finding: Finding) -> str:
-    mark = " [*]" if finding.fix is not None else ""
-    return f"{location(finding)}: {finding.code}{mark} {finding.message}"
+def headline(finding: Finding, color: bool = False, unsafe_fixes: bool = False) -> str:
+    """``[*]`` marks a finding whose fix ``--fix`` applies (a safe one; an unsafe one too with
+    ``--unsafe-fixes``), as in ruff."""
+    fixable = finding.fix is not None and (unsafe_fixes or finding.fix.applicability == "safe")
+    mark = " " + _style("[*]", CYAN, color) if fixable else ""
+    return f"{location(finding, color)}{_style(':', CYAN, color)} {_style(finding.code, BOLD + RED, color)}{mark} {finding.message}"
 
 
-def concise(findings: list[Finding]) -> str:
-    return "".join(headline(f) + "\n" for f in findings)
+def concise(findings: list[Finding], color: bool = False, unsafe_fixes: bool = False, **_options) -> str:
+    return "".join(headline(f, color, unsafe_fixes) + "\n" for f in findings)
 
 
 @lru_cache(maxsize=64)
@@ -31,7 +43,7 @@ def _lines(filename: str) -> tuple[str, ...]:
         return ()
 
 
-def snippet(finding: Finding, lines: tuple[str, ...]) -> str:
+def snippet(finding: Finding, lines: tuple[str, ...], color: bool = False) -> str:
     row = finding.location.row
     if not 1 <= row <= len(lines):
         return ""
@@ -40,15 +52,24 @@ def snippet(finding: Finding, lines: tuple[str, ...]) -> str:
     end = finding.end_location.column if finding.end_location.row == row else len(line) + 1
     width = max(1, end - start)
     gutter = " " * len(str(row))
-    return (f"{gutter} |\n{row} | {line}\n{gutter} | {' ' * (start - 1)}{'^' * width}\n")
+    bar = _style("|", BLUE, color)
+    carets = _style("^" * width, RED, color)
+    return (f"{gutter} {bar}\n{_style(str(row), BLUE, color)} {bar} {line}\n{gutter} {bar} {' ' * (start - 1)}{carets}\n")
 
 
-def full(findings: list[Finding]) -> str:
+def _source_lines(finding: Finding) -> tuple[str, ...]:
+    if finding.cell is None:
+        return _lines(finding.filename)
+    from leaflint.notebook import cell_sources  # only for notebooks
+
+    return cell_sources(finding.filename).get(finding.cell, ())
+
+
+def full(findings: list[Finding], color: bool = False, unsafe_fixes: bool = False, **_options) -> str:
     out = []
     for finding in findings:
-        out.append(headline(finding) + "\n")
-        if finding.cell is None:
-            out.append(snippet(finding, _lines(finding.filename)))
+        out.append(headline(finding, color, unsafe_fixes) + "\n")
+        out.append(snippet(finding, _source_lines(finding), color))
         if finding.fix is not None:
             out.append(f"  = help: {finding.fix.message} ({finding.fix.applicability} fix)\n")
         out.append("\n")

@@ -8,6 +8,7 @@ import libcst as cst
 
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import DataWrite, Grad
+from leaflint.fixgen import build_data_read_fix, build_data_write_fix
 from leaflint.rules.base import Report, Rule, register
 
 _REFERENCES = """
@@ -57,14 +58,51 @@ def discarded_graph_source(model: SemanticModel, write: DataWrite) -> Optional[s
     return None
 
 
+_MASKING_METHODS = {"mul_", "masked_fill_", "masked_scatter_", "bernoulli_", "index_fill_", "dropout_"}
+
+
+def _masks(write: DataWrite) -> bool:
+    """A write that multiplies, masks or drops the values (not a clamp or a projection)."""
+    if write.kind == "inplace":
+        return write.detail in _MASKING_METHODS
+    if write.kind == "augassign":
+        return isinstance(write.node, cst.AugAssign) and isinstance(write.node.operator, cst.MultiplyAssign)
+    value = write.value_node
+    if value is None:
+        return False
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.BinaryOperation):
+            if isinstance(node.operator, cst.Multiply) and not (
+                    isinstance(node.left, (cst.Integer, cst.Float)) or isinstance(node.right, (cst.Integer, cst.Float))):
+                return True
+            stack.extend((node.left, node.right))
+        elif isinstance(node, cst.Call):
+            name = node.func.attr.value if isinstance(node.func, cst.Attribute) else getattr(node.func, "value", "")
+            if "dropout" in str(name) or "mask" in str(name):
+                return True
+            stack.extend(a.value for a in node.args)
+    return False
+
+
 def harmful_reason(model: SemanticModel, write: DataWrite) -> Optional[str]:
     """Why a ``.data`` write is harmful here, or None (the LL201 contexts)."""
     if model.grad_at(write.ctx) is not Grad.ON:
         return None
     leaf = model.leaf(write.target)
     if leaf is not None and model.in_forward(write.ctx):
-        return ("inside forward: a graph that saved the tensor now computes silently wrong gradients, "
-                "and the write repeats on every call")
+        if model.used_before(write):
+            return ("inside forward after the tensor was already used: the graph saved the old values and "
+                    "backward computes silently wrong gradients")
+        source = discarded_graph_source(model, write)
+        if source is not None:
+            return (f"inside forward and throws away the graph of the new value: `{source}` requires grad "
+                    f"but never gets a gradient")
+        if _masks(write):
+            return ("inside forward: the mask or dropout is written permanently into the weights on every "
+                    "call, and autograd never sees it (the gradient ignores it)")
+        return None
     if model.is_graph_write(write):
         return ("after the tensor was used to build a graph and before `backward()`: the backward "
                 "pass reads the new values and computes a silently wrong gradient")
@@ -177,7 +215,7 @@ with torch.no_grad():
             if model.grad_at(write.ctx) is not Grad.ON or model.leaf(write.target) is None:
                 continue
             yield Report(write.node, f"`{_write_text(model, write)}` writes a tensor that requires grad outside "
-                                     f"no_grad, bypassing autograd's version counter; {COPY_ADVICE}")
+                                     f"no_grad, bypassing autograd's version counter; {COPY_ADVICE}", fix=build_data_write_fix(model, write))
 
 
 @register
@@ -227,4 +265,4 @@ If blocking the gradient is intended, say so with `self.weight.detach()`.
             text = model.text(read.node.value)
             yield Report(read.node, f"`{text}.data` in forward reads the parameter outside autograd: `{text}` gets no "
                                     f"gradient from this use and silently never trains through it; use `{text}` "
-                                    f"(or `{text}.detach()` if a stop-gradient is intended)")
+                                    f"(or `{text}.detach()` if a stop-gradient is intended)", fix=build_data_read_fix(model, read))

@@ -7,6 +7,7 @@ from typing import Iterable
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import AttrAssign, _names_in
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
+from leaflint.fixgen import build_param_replaced_fix, build_tensor_to_param_fix
 from leaflint.rules.base import Report, Rule, register
 
 _REFERENCES = """
@@ -89,12 +90,14 @@ or `torch.nn.utils.parametrize.register_parametrization(self.linear, "weight", S
                 continue
             if not self_rooted(assign.owner) or lazily_guarded(assign):
                 continue
+            if model.leaf(Attr(assign.owner, assign.attr)) is None and model.is_parameter_slot(assign.owner, assign.attr):
+                continue  # the slot is made non-trainable (`requires_grad = False`) in the class
             target = _target_text(model, assign)
             yield Report(assign.node, (
                 f"`{target}` is replaced by a new nn.Parameter inside forward: whatever produced the value gets no "
                 f"gradient, and the optimizer keeps stepping the old Parameter (its grad stays None); compute with "
                 f"the value functionally (e.g. `F.linear(x, new_weight, bias)`), or use "
-                f"`torch.nn.utils.parametrize.register_parametrization` / `torch.func.functional_call`"))
+                f"`torch.nn.utils.parametrize.register_parametrization` / `torch.func.functional_call`"), fix=build_param_replaced_fix(model, assign))
 
 
 @register
@@ -196,4 +199,4 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                 f"`{target}` is a registered nn.Parameter and is assigned a plain tensor: nn.Module raises "
                 f"\"TypeError: cannot assign ... as parameter '{assign.attr}' (torch.nn.Parameter or None expected)\"; "
                 f"wrap the value in `nn.Parameter(...)` (outside forward) or update in place with "
-                f"`with torch.no_grad(): {target}.copy_(value)`"))
+                f"`with torch.no_grad(): {target}.copy_(value)`"), fix=build_tensor_to_param_fix(model, assign))

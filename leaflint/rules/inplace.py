@@ -6,6 +6,7 @@ from typing import ClassVar, Iterable
 
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import Grad, InplaceSite
+from leaflint.fixgen import build_inplace_fix
 from leaflint.rules.base import Report, Rule, register
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation"
@@ -56,7 +57,7 @@ class InplaceRule(Rule):
             leaf = model.leaf_in_collection(site.target) if site.kind == "foreach" else model.leaf(site.target)
             if leaf is None or model.grad_at(site.ctx) is not Grad.ON:
                 continue
-            yield Report(site.node, self.message(model, site, leaf.view))
+            yield Report(site.node, self.message(model, site, leaf.view), fix=build_inplace_fix(model, site, leaf))
 
     def error_text(self, view: bool) -> str:
         return VIEW_ERROR if view else LEAF_ERROR

@@ -1,0 +1,1 @@
+"""Holds sitecustomize.py, put on PYTHONPATH for processes started by `leaflint probe`."""

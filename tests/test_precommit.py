@@ -1,0 +1,133 @@
+"""The pre-commit hook, for real: ``pre-commit try-repo`` installs leaflint from a committed copy
+of this working tree into pre-commit's own environment and runs the ``leaflint`` hook on a
+temporary git repository: it fails on a bad file and passes on good ones.
+
+Slow (pre-commit pip-installs leaflint, libcst and click: 30-60 s the first time) and needs the
+package index; skipped with the reason when pre-commit or git is missing or the install fails
+for lack of network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+HOOKS = REPO / ".pre-commit-hooks.yaml"
+NETWORK_ERRORS = ("Could not find a version", "No matching distribution", "Failed to establish a new connection",
+                  "Temporary failure in name resolution", "Network is unreachable", "ConnectionError",
+                  "Connection refused", "Read timed out", "ProxyError", "SSLError", "Name or service not known")
+
+BAD = "import torch\n\nw = torch.zeros(3, requires_grad=True)\nw.add_(1)\n"
+GOOD = "import torch\n\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w.add_(1)\n"
+
+
+def _have_pre_commit() -> bool:
+    try:
+        import pre_commit  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
+    pytest.mark.skipif(not _have_pre_commit(), reason="pre-commit is not installed (pip install pre-commit)"),
+]
+
+
+def _git_env(home: Path) -> dict:
+    env = dict(os.environ)
+    env.update(GIT_AUTHOR_NAME="leaflint tests", GIT_AUTHOR_EMAIL="tests@example.invalid",
+               GIT_COMMITTER_NAME="leaflint tests", GIT_COMMITTER_EMAIL="tests@example.invalid",
+               GIT_CONFIG_NOSYSTEM="1", HOME=str(home), PRE_COMMIT_HOME=str(home / "pre-commit"),
+               PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_WORK_TREE", None)
+    env.pop("LEAFLINT_OUTPUT_FORMAT", None)
+    return env
+
+
+def _git(cwd: Path, env: dict, *args: str) -> None:
+    subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args], cwd=cwd, env=env,
+                   check=True, capture_output=True, text=True, timeout=120)
+
+
+def _commit_all(cwd: Path, env: dict, message: str) -> None:
+    _git(cwd, env, "add", "-A")
+    _git(cwd, env, "commit", "-q", "--allow-empty", "-m", message)
+
+
+def _hook_repo_copy(target: Path, env: dict) -> Path:
+    """The working tree as pre-commit sees a released repo: what pip needs to install leaflint,
+    plus the hooks file, committed in a fresh git repository."""
+    target.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".leaflint_cache")
+    shutil.copytree(REPO / "leaflint", target / "leaflint", ignore=ignore)
+    for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "LICENSE", "setup.cfg", "setup.py"):
+        if (REPO / name).is_file():
+            shutil.copy2(REPO / name, target / name)
+    _git(target, env, "init", "-q")
+    _commit_all(target, env, "leaflint under test")
+    return target
+
+
+def _try_repo(project: Path, hook_repo: Path, env: dict) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), "leaflint",
+                           "--all-files", "--color", "never"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=900)
+    output = proc.stdout + proc.stderr
+    log = Path(env["PRE_COMMIT_HOME"]) / "pre-commit.log"
+    if log.is_file():
+        output += log.read_text(encoding="utf-8", errors="replace")
+    if "An unexpected error has occurred" in output or "error: subprocess-exited-with-error" in output:
+        if any(needle in output for needle in NETWORK_ERRORS):
+            pytest.skip("pre-commit could not install leaflint's dependencies (no network access to the "
+                        "package index?):\n" + output[-2000:])
+    return proc
+
+
+def test_hooks_file_declares_the_hook():
+    text = HOOKS.read_text(encoding="utf-8")
+    for line in ("- id: leaflint", "entry: leaflint check --force-exclude", "language: python",
+                 "types_or: [python, pyi, jupyter]"):
+        assert line in text
+
+
+def test_pre_commit_try_repo_fails_on_bad_and_passes_on_good(tmp_path):
+    env = _git_env(tmp_path)
+    hook_repo = _hook_repo_copy(tmp_path / "leaflint-repo", env)
+
+    project = tmp_path / "project"
+    project.mkdir()
+    _git(project, env, "init", "-q")
+    (project / "train.py").write_text(BAD)
+    _commit_all(project, env, "a bad file")
+
+    failing = _try_repo(project, hook_repo, env)
+    output = failing.stdout + failing.stderr
+    assert failing.returncode == 1, output
+    assert "leaflint" in output and "Failed" in output, output
+    assert "train.py:4:1: LL101" in output, output
+
+    # good files pass; an excluded directory (build/) is skipped thanks to --force-exclude even
+    # though pre-commit passes its files explicitly; a clean notebook is linted too
+    (project / "train.py").write_text(GOOD)
+    (project / "build").mkdir()
+    (project / "build" / "generated.py").write_text(BAD)
+    notebook = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                           "source": ["%matplotlib inline\n", "import torch\n", "x = torch.zeros(2)\n", "x.add_(1)\n"]}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (project / "explore.ipynb").write_text(json.dumps(notebook, indent=1))
+    _commit_all(project, env, "fixed")
+
+    passing = _try_repo(project, hook_repo, env)
+    output = passing.stdout + passing.stderr
+    assert passing.returncode == 0, output
+    assert "Passed" in output, output
