@@ -225,6 +225,59 @@ def typical_file(files: list[str]) -> str:
     return kept[len(kept) // 2][1]
 
 
+# ----------------------------------------------------------------------------- where the time goes
+
+
+def stages_main(dirs: list[Path]) -> dict:
+    """CPU seconds of each step of ``lint_source`` over the files, in this one process."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+    import libcst
+
+    from leaflint import engine, source
+    from leaflint.model import build_model
+    from leaflint.rules import select_rules
+
+    files = discovered_files(dirs)
+    texts = []
+    for path in files:
+        with open(path, "rb") as handle:
+            texts.append((path, source.decode(handle.read()).text))
+    clock = time.process_time
+    out: dict = {"files": len(texts)}
+    start = clock()
+    kept = [(p, t) for p, t in texts if engine.PREFILTER.search(t)]
+    out["prefilter"] = clock() - start
+    out["parsed files"] = len(kept)
+    start = clock()
+    for _, text in texts:
+        libcst.parse_module(text)
+    out["libcst parse, every file"] = clock() - start
+    too_deep = getattr(source, "too_deep", None)
+    if too_deep is not None:
+        start = clock()
+        for _, text in kept:
+            too_deep(text)
+        out["too_deep (CPython compile)"] = clock() - start
+    start = clock()
+    modules = [libcst.parse_module(text) for _, text in kept]
+    out["libcst parse, parsed files"] = clock() - start
+    start = clock()
+    models = [build_model(module) for module in modules]
+    out["semantic model"] = clock() - start
+    rules = select_rules(["ALL"])
+    start = clock()
+    for model in models:
+        for rule in rules:
+            list(rule.check(model))
+    out["rules"] = clock() - start
+    del models, modules
+    start = clock()
+    for path, text in kept:
+        engine.lint_source(text, path, rules)
+    out["lint_source (all of it)"] = clock() - start
+    return out
+
+
 # ----------------------------------------------------------------------------- runs
 
 
@@ -316,7 +369,7 @@ def latency(files: list[str], args, workdir: Path) -> dict:
         "python -c 'import libcst, click'": [sys.executable, "-c", "import libcst, click"],
         "leaflint check FILE --no-cache": base + ["check", "--isolated", "--no-cache", target],
         "leaflint check FILE (cache hit)": base + ["check", "--isolated", "--cache-dir", str(cache), target],
-        "python -c 'import leaflint.cli'": [sys.executable, "-c", "import leaflint.cli"],
+        "leaflint --version (imports only)": base + ["--version"],
     }
     ok = {label: (0, 1) if "leaflint check" in label else (0,) for label in commands}
     for label, cmd in commands.items():  # compile the bytecode, prime the cache
@@ -394,12 +447,27 @@ def main(argv=None) -> int:
     p.add_argument("--latency-rounds", type=int, default=11)
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--json", default=None, help="write the results here too")
+    p.add_argument("--stages", action="store_true",
+                   help="instead: CPU seconds of each step of the pipeline, in one process, per set")
     p.add_argument("--parse", choices=["libcst", "ast"], help=argparse.SUPPRESS)
     p.add_argument("--files", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.parse:
         return parse_main(args.parse, args.jobs, args.files)
     corpus = corpus_dir(args.corpus_dir)
+    if args.stages:
+        for name in args.sets.split(","):
+            dirs = project_dirs(corpus, args.subset.split(",") if name == "subset" else None)
+            data = stages_main(dirs)
+            base = data["libcst parse, every file"]
+            print(f"### {name}: {data['files']} files, {data['parsed files']} parsed\n")
+            print("| step | CPU s | vs libcst parse of every file |")
+            print("|---|---:|---:|")
+            for step, value in data.items():
+                if isinstance(value, float):
+                    print(f"| {step} | {value:.2f} | {value / base:.2f}x |")
+            print()
+        return 0
     torchfix, torchfix_version = (None, None)
     if args.torchfix_rounds != 0:
         torchfix, torchfix_version = torchfix_venv(corpus)

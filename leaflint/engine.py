@@ -15,7 +15,7 @@ from leaflint.cache import Cache, KeyMaker
 from leaflint.files import Discovery, PathError
 from leaflint.findings import Finding, Position
 from leaflint.source import (UnreadableSource, call_with_deep_stack, decode, deep_syntax_error, first_line,
-                             syntax_error_position, too_deep, too_large)
+                             read_bytes, too_deep, too_large)
 
 # libcst, the model and the rules are imported where they are used: a run whose every file
 # is a cache hit (or is skipped by the prefilter) never pays for importing them.
@@ -106,17 +106,17 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Findin
 
     from leaflint import fixgen
     from leaflint.model import build_model
-    from leaflint.rules import SYNTAX_ERROR
+    from leaflint.rules import SYNTAX_ERROR, UNREADABLE
 
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        row, column, message = syntax_error_position(
-            text, (exc.raw_line, exc.raw_column + 1, first_line(exc.message)))
-        return [diagnostic(SYNTAX_ERROR, filename, row, column, message)]
-    except RecursionError:
-        row, column, message = syntax_error_position(text, (1, 1, "too deeply nested to parse"))
-        return [diagnostic(SYNTAX_ERROR, filename, row, column, message)]
+        python = deep_syntax_error(text)
+        if python is None:  # Python accepts it: a limit of libcst's parser, not the user's error
+            return [diagnostic(UNREADABLE, filename, exc.raw_line, exc.raw_column + 1,
+                               f"leaflint's parser (libcst) cannot parse this file, though Python can "
+                               f"({first_line(exc.message)}); please report it")]
+        return [diagnostic(SYNTAX_ERROR, filename, *python)]
     model = build_model(module)
     reports = [(rule, report) for rule in rules for report in rule.check(model)]
     if not reports:
@@ -141,8 +141,7 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Findin
 
 def lint_file(path: str, rules: Sequence[Rule]) -> FileResult:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_bytes(path)
     except OSError as exc:
         return _unreadable(path, exc)
     return lint_bytes(data, path, rules)
@@ -166,7 +165,9 @@ def lint_bytes(data: bytes, path: str, rules: Sequence[Rule]) -> FileResult:
             findings = lint_source(decode(data).text, path, rules)
     except (UnreadableSource, notebook.NotebookError) as exc:
         result.findings.append(diagnostic(UNREADABLE, path, 1, 1, str(exc)))
-    except Exception as exc:  # a bug in leaflint: report it for this file, keep the others
+    except BaseException as exc:  # a bug in leaflint: report it for this file, keep the others
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise  # (BaseException: pyo3 turns a panic in libcst's native parser into one)
         result.internal_error = True
         result.traceback = traceback.format_exc()
         result.findings.append(diagnostic(
@@ -218,8 +219,7 @@ def _lint_one(path: str, codes: tuple[str, ...], keys: Optional[KeyMaker],
               memo: dict) -> tuple[Optional[str], FileResult]:
     """Read, key (from the bytes actually linted) and lint one file."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_bytes(path)
     except OSError as exc:
         return None, _unreadable(path, exc)
     key = keys.key(data, path) if keys is not None else None
@@ -269,8 +269,7 @@ def lint_groups(groups: Iterable[tuple[Sequence[str], Sequence[str]]], jobs: Opt
     todo: list[tuple[int, int]] = []  # (index, size in bytes) of the files to parse
     for index, (path, codes) in enumerate(items):
         try:
-            with open(path, "rb") as handle:
-                data = handle.read()
+            data = read_bytes(path)
         except OSError as exc:
             results[index] = _unreadable(path, exc)
         else:
@@ -306,13 +305,14 @@ def _parse_all(items: list[tuple[str, tuple[str, ...]]], todo: list[tuple[int, i
     context = _mp_context() if workers > 1 else None
     if workers > 1 and total >= (POOL_MIN_BYTES if context is not None else POOL_MIN_BYTES_SPAWN):
         leftover = _parse_in_pool(items, todo, workers, total, keys, done, context)
+        leftover = _redo_alone(leftover, keys, done, context)
     memo: dict = {}
     for index, path, codes in leftover:
         done(index, *_lint_one(path, codes, keys[codes], memo))
 
 
 def _parse_in_pool(items, todo, workers, total, keys, done, context) -> list[tuple[int, str, tuple[str, ...]]]:
-    """Parse in forked workers; returns the files of chunks whose worker died (redo them here)."""
+    """Parse in forked workers; returns the files of chunks whose worker died (see _redo_alone)."""
     import gc
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -358,6 +358,35 @@ def _parse_in_pool(items, todo, workers, total, keys, done, context) -> list[tup
         raise
     pool.shutdown()
     return failed
+
+
+def _redo_alone(leftover, keys, done, context) -> list:
+    """The files of chunks whose worker died, each in a worker of its own: a file that kills
+    any process that checks it (a crash in native code) gets an LL003 diagnostic, the other
+    files of its chunk their findings, and this process survives. Leaves nothing to redo."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from leaflint.rules import INTERNAL_ERROR
+
+    for entry in leftover:
+        index, path, _ = entry
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_worker, initargs=(keys,))
+        try:
+            [(index, key, result)] = pool.submit(_lint_chunk, [entry]).result()
+        except Exception as exc:
+            died = isinstance(exc, BrokenProcessPool)
+            what = ("the process checking this file died (a crash in native code, or out of memory)" if died
+                    else f"{type(exc).__name__}: {first_line(str(exc))}")
+            key, result = None, FileResult(path, [diagnostic(
+                INTERNAL_ERROR, path, 1, 1,
+                f"internal error while checking this file ({what}); please report it with the file attached")],
+                internal_error=True,
+                traceback="no traceback: the worker process died\n" if died else traceback.format_exc())
+        finally:
+            pool.shutdown()
+        done(index, key, result)
+    return []
 
 
 def lint_files(paths: Sequence[str], selection: Selection, jobs: Optional[int] = None,

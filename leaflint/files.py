@@ -187,10 +187,9 @@ class Discovery:
                 if is_dir:
                     subdirs.append(path)
                 elif entry.name.endswith(SOURCE_SUFFIXES):
-                    if not os.path.exists(path):
-                        self.errors.append(PathError(path, "broken symlink or symlink loop"))
-                        continue
-                    real_file = os.path.realpath(path)
+                    # A broken symlink or a symlink loop is yielded all the same: reading it
+                    # fails, and the file gets an LL002 diagnostic like any unreadable file.
+                    real_file = os.path.realpath(path) if os.path.exists(path) else os.path.abspath(path)
                     if real_file not in seen:
                         seen.add(real_file)
                         yield display_path(path)

@@ -1,10 +1,15 @@
-"""Reading a file's text: PEP 263 cookies, BOM, binary detection; syntax-error positions."""
+"""Reading a file's text: PEP 263 cookies, BOM, binary detection; syntax-error positions; the
+guards that keep hostile text (huge, nested too deeply) from stalling or crashing a run."""
 
 from __future__ import annotations
 
 import ast
+import errno
 import io
+import os
+import queue
 import re
+import stat
 import sys
 import threading
 import tokenize
@@ -16,16 +21,17 @@ T = TypeVar("T")
 
 # Limits that keep one hostile file from stalling or killing the run (docs/reliability.md).
 # libcst's parser is native code that recurses once per nesting level: on the main thread's
-# 8 MB stack about 1,500 nested brackets (or 10,000 `and` operands) overflow it and the
-# process dies with SIGSEGV, losing every other file's results; long operator chains and
-# huge files are merely slow (about 10 s per MB).
+# 8 MB stack about 1,500 nested brackets (or 10,000 `and` operands) overflow it and the whole
+# process dies with SIGSEGV; 10,000 nested unary minus take it 30 s and 5 GB. CPython's own
+# parser refuses such nesting in microseconds (200 brackets, about 3,000 levels otherwise), so
+# it looks at every file first (about 4% of the time of a check). Huge files are merely slow
+# (about 10 s per MB).
 MAX_SOURCE_CHARS = 2_000_000  # larger files get one LL002 diagnostic instead of an analysis
-BRACKET_LIMIT = 200  # CPython's own limit ("too many nested parentheses")
-LONG_LINE = 10_000  # a line this long may hold an operator chain CPython refuses
 DEEP_STACK_BYTES = 512 * 1024 * 1024  # virtual; only the pages a deep file touches are used
 DEEP_RECURSION_LIMIT = 50_000
-_NOT_BRACKET = re.compile(r"[^()\[\]{}]+")
-_BRACKET_PAIR = re.compile(r"\(\)|\[\]|\{\}")
+# CPython's messages for sources it refuses as too deeply nested (other syntax errors are
+# left to libcst: CPython's grammar is the running interpreter's, libcst's every version's).
+_TOO_DEEP = re.compile(r"too many nested|too many levels|too many statically|too deeply|too complex")
 
 
 class UnreadableSource(Exception):
@@ -46,7 +52,11 @@ def decode(data: bytes) -> SourceText:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        raise UnreadableSource(f"bad encoding declaration: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+        message = exc.msg if hasattr(exc, "msg") else str(exc)
+        if not message.startswith("invalid or missing encoding declaration"):
+            raise UnreadableSource(f"bad encoding declaration: {message}") from None
+        # no cookie and a first line that is not UTF-8: say so (with the line) below
+        encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
     bom = data.startswith(b"\xef\xbb\xbf")
     try:
         text = data.decode(encoding)
@@ -78,6 +88,33 @@ def syntax_error_position(text: str, fallback: tuple[int, int, str]) -> tuple[in
     return fallback
 
 
+def read_bytes(path: str) -> bytes:
+    """The bytes of the regular file at ``path``. Anything else that can carry a ``.py`` name
+    (a FIFO, which would block forever; a device such as ``/dev/zero``, which never ends; a
+    directory) raises ``OSError`` with a message that says what it is, like an unreadable file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(exc.errno, "symlink loop (too many levels of symbolic links)", path) from None
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            raise OSError(exc.errno, "broken symlink (its target does not exist)", path) from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                    else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "not a regular file")
+            raise OSError(errno.EINVAL, f"not a regular file ({kind})" if kind != "not a regular file" else kind, path)
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            return handle.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def _compile(text: str) -> None:
     """CPython's parser on ``text`` (an AST only, nothing runs), its warnings silenced."""
     with warnings.catch_warnings():
@@ -93,29 +130,13 @@ def too_large(text: str) -> Optional[str]:
             f"exclude it (generated code?) or split it")
 
 
-def bracket_depth(text: str, limit: int = BRACKET_LIMIT) -> int:
-    """The bracket nesting depth of ``text``, counted up to ``limit + 1`` (a cheap estimate:
-    brackets inside strings and comments count too)."""
-    brackets = _NOT_BRACKET.sub("", text)
-    depth = 0
-    while brackets and depth <= limit:
-        inner = _BRACKET_PAIR.sub("", brackets)
-        if inner == brackets:
-            break
-        brackets = inner
-        depth += 1
-    return depth
-
-
 def too_deep(text: str) -> Optional[tuple[int, int, str]]:
-    """(row, column, message) when CPython's parser refuses ``text`` and a cheap scan says it is
-    nested or chained deeply enough to stall or crash libcst; None otherwise (the usual case,
-    decided without running CPython's parser)."""
-    suspicious = bracket_depth(text) > BRACKET_LIMIT or (
-        len(text) > LONG_LINE and max(map(len, text.split("\n"))) > LONG_LINE)
-    if not suspicious:
+    """(row, column, message) when CPython's parser refuses ``text`` as nested too deeply
+    (brackets, indentation, operator chains), else None."""
+    refused = deep_syntax_error(text)
+    if refused is None or not _TOO_DEEP.search(refused[2]):
         return None
-    return deep_syntax_error(text)
+    return refused
 
 
 def deep_syntax_error(text: str) -> Optional[tuple[int, int, str]]:
@@ -126,47 +147,75 @@ def deep_syntax_error(text: str) -> Optional[tuple[int, int, str]]:
         return exc.lineno or 1, max(exc.offset or 1, 1), f"SyntaxError: {exc.msg}"
     except (RecursionError, MemoryError, ValueError) as exc:
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return 1, 1, f"SyntaxError: too deeply nested for Python's parser ({detail})"
+        return 1, 1, f"SyntaxError: nested too deeply; Python's own parser gives up too ({detail})"
     return None
+
+
+class _DeepStackThread:
+    """One long-lived thread with a large stack that runs the calls handed to it. (A fresh
+    thread per file would cost about 10% of a check: new stack pages, a new frame stack.)"""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        old_size = threading.stack_size(DEEP_STACK_BYTES)
+        try:
+            self.thread = threading.Thread(target=self._loop, name="leaflint-deep-stack", daemon=True)
+            self.thread.start()
+        finally:
+            threading.stack_size(old_size)
+
+    def _loop(self) -> None:
+        while True:
+            fn, args, box, done = self.jobs.get()
+            try:
+                box["value"] = fn(*args)
+            except BaseException as exc:  # noqa: B036 (handed to the caller)
+                box["error"] = exc
+            done.set()
+            del fn, args, box, done
+
+
+_DEEP: Optional[_DeepStackThread] = None  # or False: no such thread can be started here
+_DEEP_LOCK = threading.Lock()
+
+
+def _forget_deep_thread() -> None:  # a forked child has the object but not the thread
+    global _DEEP, _DEEP_LOCK
+    _DEEP, _DEEP_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_deep_thread)
 
 
 def call_with_deep_stack(fn: Callable[..., T], *args) -> T:
     """``fn(*args)`` on a thread with a large stack and a high recursion limit, so that deeply
     nested code that CPython accepts is parsed and analysed instead of overflowing the stack
-    (libcst's native parser) or raising RecursionError (the CST visitors). Exceptions, with
-    their tracebacks, propagate to the caller. Falls back to a plain call when no such thread
-    can be started."""
-    outcome: dict = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = fn(*args)
-        except BaseException as exc:  # noqa: B036 (handed to the caller)
-            outcome["error"] = exc
-
-    try:
-        old_size = threading.stack_size(DEEP_STACK_BYTES)
-    except (ValueError, RuntimeError):
+    (libcst's native parser: SIGSEGV) or raising RecursionError (the CST visitors).
+    Exceptions propagate to the caller with their tracebacks. A plain call when no such
+    thread can be started."""
+    global _DEEP
+    if _DEEP is False or (_DEEP is not None and threading.current_thread() is _DEEP.thread):
         return fn(*args)
-    try:
-        thread = threading.Thread(target=target, name="leaflint-check", daemon=True)
+    with _DEEP_LOCK:
+        if _DEEP is None:
+            try:
+                _DEEP = _DeepStackThread()
+            except (RuntimeError, ValueError, MemoryError):
+                _DEEP = False
+                return fn(*args)
+        box: dict = {}
+        done = threading.Event()
         old_limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
         try:
-            thread.start()
-        except (RuntimeError, MemoryError):
+            _DEEP.jobs.put((fn, args, box, done))
+            done.wait()
+        finally:
             sys.setrecursionlimit(old_limit)
-            return fn(*args)
-    finally:
-        threading.stack_size(old_size)
-    try:
-        thread.join()
-    finally:
-        sys.setrecursionlimit(old_limit)
-    if "error" in outcome:
-        error = outcome.pop("error")
-        raise error
-    return outcome["value"]
+    if "error" in box:
+        raise box.pop("error")
+    return box["value"]
 
 
 def first_line(message: Optional[str]) -> str:

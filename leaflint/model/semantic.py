@@ -245,6 +245,16 @@ class _Collector(cst.CSTVisitor):
         self.parents.pop()
         super().on_leave(original_node)
 
+    # libcst calls these for every field of every node; only If.body matters here, so skip the
+    # generic getattr dispatch (about a fifth of the walk's time).
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        if attribute == "body" and type(node) is cst.If:
+            self.visit_If_body(node)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        if attribute == "body" and type(original_node) is cst.If:
+            self.leave_If_body(original_node)
+
     def _parent(self, depth: int = 1) -> Optional[cst.CSTNode]:
         # parents[-1] is the node itself while visiting it.
         index = -1 - depth
