@@ -90,26 +90,20 @@ def harmful_reason(model: SemanticModel, write: DataWrite) -> Optional[str]:
     """Why a ``.data`` write is harmful here, or None (the LL201 contexts)."""
     if model.grad_at(write.ctx) is not Grad.ON:
         return None
-    leaf = model.leaf(write.target)
-    if leaf is not None and model.in_forward(write.ctx):
-        if model.used_before(write):
-            return ("inside forward after the tensor was already used: the graph saved the old values and "
-                    "backward computes silently wrong gradients")
-        source = discarded_graph_source(model, write)
-        if source is not None:
-            return (f"inside forward and throws away the graph of the new value: `{source}` requires grad "
-                    f"but never gets a gradient")
-        if _masks(write):
-            return ("inside forward: the mask or dropout is written permanently into the weights on every "
-                    "call, and autograd never sees it (the gradient ignores it)")
-        return None
-    if model.is_graph_write(write):
+    in_forward = model.leaf(write.target) is not None and model.in_forward(write.ctx)
+    if in_forward and model.used_before(write):
+        return ("inside forward after the tensor was already used: the graph saved the old values and "
+                "backward computes silently wrong gradients")
+    if not in_forward and model.is_graph_write(write):
         return ("after the tensor was used to build a graph and before `backward()`: the backward "
                 "pass reads the new values and computes a silently wrong gradient")
     source = discarded_graph_source(model, write)
     if source is not None:
-        return (f"and throws away the graph of the new value: `{source}` requires grad but gets no "
-                f"gradient through it")
+        return (f"{'inside forward ' if in_forward else ''}and throws away the graph of the new value: "
+                f"`{source}` requires grad but gets no gradient through it")
+    if in_forward and _masks(write):
+        return ("inside forward: the mask or dropout is written permanently into the weights on every "
+                "call, and autograd never sees it (the gradient ignores it)")
     return None
 
 
