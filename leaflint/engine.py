@@ -102,10 +102,10 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Findin
     if not PREFILTER.search(text):
         return []
     import libcst as cst
-    from libcst.metadata import MetadataWrapper, PositionProvider
 
     from leaflint import fixgen
     from leaflint.model import build_model
+    from leaflint.positions import Positions
     from leaflint.rules import SYNTAX_ERROR, UNREADABLE
 
     try:
@@ -121,7 +121,7 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Findin
     reports = [(rule, report) for rule in rules for report in rule.check(model)]
     if not reports:
         return []
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = Positions(module, text)
     suppressions = suppress.parse(text)
     findings = []
     seen = set()
@@ -135,7 +135,7 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Findin
         seen.add(key)
         if suppressions.suppresses(rule.code, (start.row, end.row)):
             continue
-        findings.append(Finding(rule.code, rule.name, report.message, filename, start, end, fixgen.resolve(report.fix, module, positions)))
+        findings.append(Finding(rule.code, rule.name, report.message, filename, start, end, fixgen.resolve(report.fix, module, positions, text)))
     return findings
 
 
@@ -187,11 +187,18 @@ POOL_MIN_BYTES = 64 * 1024
 # Where workers cannot be forked (macOS, Windows, a multi-threaded host) each one starts a fresh
 # interpreter and imports libcst (~0.3 s): a pool pays off only for much more work.
 POOL_MIN_BYTES_SPAWN = 2 * 1024 * 1024
-# Files go to the workers in chunks, biggest first: each chunk is about 1/12 of a worker's
-# share (and at most 64 files), so the pool ends with small chunks and no worker idles while
-# another finishes one huge file.
+# Files go to the workers in chunks: at least 12 per worker and at most 64 files each, dealt
+# from the files sorted by size like cards, so every chunk holds big and small files and about
+# the same amount of work (no worker is left alone with one huge file at the end).
 _CHUNKS_PER_WORKER = 12
 _CHUNK_MAX_FILES = 64
+# Memory. libcst's native parser needs about 400 bytes per byte of source while it runs, and
+# the C allocator keeps what it frees: a worker would stay at the high-water mark of the largest
+# file it ever parsed. After a file of TRIM_BYTES or more the freed memory goes back to the
+# system; and only one worker at a time parses a file of BIG_FILE_BYTES or more (the others
+# go on with smaller files meanwhile), so two 300 KB files never peak together.
+TRIM_BYTES = 64 * 1024
+BIG_FILE_BYTES = 128 * 1024
 
 
 def may_hold_findings(data: bytes, path: str) -> bool:
@@ -223,23 +230,69 @@ def _lint_one(path: str, codes: tuple[str, ...], keys: Optional[KeyMaker],
     except OSError as exc:
         return None, _unreadable(path, exc)
     key = keys.key(data, path) if keys is not None else None
-    return key, lint_bytes(data, path, _rules_for(codes, memo))
+    result = lint_bytes(data, path, _rules_for(codes, memo))
+    if len(data) >= TRIM_BYTES:
+        del data
+        _release_memory()
+    return key, result
+
+
+_MALLOC_TRIM: list = []
+
+
+def _release_memory() -> None:
+    """Return the memory the C allocator holds free to the system (glibc's malloc_trim)."""
+    if not _MALLOC_TRIM:
+        trim = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                trim = ctypes.CDLL(None).malloc_trim
+            except (OSError, AttributeError):  # not glibc (musl)
+                trim = None
+        _MALLOC_TRIM.append(trim)
+    if _MALLOC_TRIM[0] is not None:
+        _MALLOC_TRIM[0](0)
 
 
 _WORKER: dict = {}
 
 
-def _init_worker(keys: dict) -> None:
+def _init_worker(keys: dict, big=None) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     _WORKER["keys"] = keys
     _WORKER["rules"] = {}
+    _WORKER["big"] = big  # a lock shared by the workers: held while parsing a big file
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _lint_chunk(chunk: list[tuple[int, str, tuple[str, ...]]]) -> list[tuple[int, Optional[str], FileResult]]:
-    keys, memo = _WORKER["keys"], _WORKER["rules"]
-    return [(index, *_lint_one(path, codes, keys.get(codes), memo)) for index, path, codes in chunk]
+    keys, memo, big = _WORKER["keys"], _WORKER["rules"], _WORKER.get("big")
+    out, deferred = [], []
+    for index, path, codes in chunk:
+        if big is not None and _size(path) >= BIG_FILE_BYTES:
+            if not big.acquire(block=False):  # another worker parses a big file: later
+                deferred.append((index, path, codes))
+                continue
+            try:
+                out.append((index, *_lint_one(path, codes, keys.get(codes), memo)))
+            finally:
+                big.release()
+        else:
+            out.append((index, *_lint_one(path, codes, keys.get(codes), memo)))
+    for index, path, codes in deferred:
+        with big:
+            out.append((index, *_lint_one(path, codes, keys.get(codes), memo)))
+    return out
 
 
 def _mp_context():
@@ -320,21 +373,18 @@ def _parse_in_pool(items, todo, workers, total, keys, done, context) -> list[tup
 
     import leaflint.rules  # noqa: F401
 
-    target = max(16 * 1024, total // (workers * _CHUNKS_PER_WORKER))
-    chunks: list[list[tuple[int, str, tuple[str, ...]]]] = []
-    current: list[tuple[int, str, tuple[str, ...]]] = []
-    size = 0
-    for index, nbytes in sorted(todo, key=lambda item: -item[1]):
-        current.append((index, items[index][0], items[index][1]))
-        size += nbytes
-        if size >= target or len(current) >= _CHUNK_MAX_FILES:
-            chunks.append(current)
-            current, size = [], 0
-    if current:
-        chunks.append(current)
+    ordered = [(index, items[index][0], items[index][1]) for index, _ in sorted(todo, key=lambda item: -item[1])]
+    count = min(len(ordered), max(workers * _CHUNKS_PER_WORKER, -(-len(ordered) // _CHUNK_MAX_FILES)))
+    chunks = [ordered[start::count] for start in range(count)]  # biggest first within each
     failed: list[tuple[int, str, tuple[str, ...]]] = []
+    if context is None:
+        import multiprocessing
+
+        big = multiprocessing.get_context().Lock()
+    else:
+        big = context.Lock()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                               initargs=(keys,))
+                               initargs=(keys, big))
     try:
         # Forked workers start at the first submit; frozen objects are never scanned by their
         # garbage collector, so the pages they inherit stay shared instead of being copied.

@@ -34,6 +34,7 @@ import libcst as cst
 
 from leaflint.findings import Edit, Fix, Position
 from leaflint.model.imports import dotted
+from leaflint.model.walk import children
 
 SAFE = "safe"
 UNSAFE = "unsafe"
@@ -81,29 +82,29 @@ class LazyFix:
     def __init__(self, make: Callable[["FixContext"], Optional[Fix]]) -> None:
         self._make = make
 
-    def resolve(self, module: cst.Module, positions) -> Optional[Fix]:
+    def resolve(self, module: cst.Module, positions, text: Optional[str] = None) -> Optional[Fix]:
         try:
-            return self._make(_context(module, positions))
+            return self._make(_context(module, positions, text))
         except Exception:  # a bug in a builder must not cost the finding itself
             if os.environ.get("LEAFLINT_DEBUG_FIXES"):
                 raise
             return None
 
 
-def resolve(fix, module: cst.Module, positions) -> Optional[Fix]:
+def resolve(fix, module: cst.Module, positions, text: Optional[str] = None) -> Optional[Fix]:
     """What the engine calls on ``Report.fix``: a plain ``Fix`` passes through."""
     if isinstance(fix, LazyFix):
-        return fix.resolve(module, positions)
+        return fix.resolve(module, positions, text)
     return fix
 
 
 _LAST: list = []  # (module, positions, context): the context of the module being linted
 
 
-def _context(module: cst.Module, positions) -> "FixContext":
+def _context(module: cst.Module, positions, text: Optional[str] = None) -> "FixContext":
     if _LAST and _LAST[0] is module and _LAST[1] is positions:
         return _LAST[2]
-    context = FixContext(module, positions)
+    context = FixContext(module, positions, text)
     _LAST[:] = [module, positions, context]
     return context
 
@@ -126,24 +127,28 @@ class Scope:
 class FixContext:
     """The module's text, positions and top-level names, shared by the fixes of one lint."""
 
-    def __init__(self, module: cst.Module, positions) -> None:
+    def __init__(self, module: cst.Module, positions, text: Optional[str] = None) -> None:
         self.module = module
         self.positions = positions
         self.newline = module.default_newline
         self.indent_unit = module.default_indent
-        self.lines = _LINE_BREAK.split(module.code)
+        self.lines = _LINE_BREAK.split(module.code if text is None else text)  # the text the module was parsed from
         self._scope: Optional[Scope] = None
         self._parents: Optional[dict[int, cst.CSTNode]] = None
 
     # positions (1-based rows, 1-based columns) --------------------------------------------
     def start(self, node: cst.CSTNode, outer: bool = False) -> Position:
         lpar = getattr(node, "lpar", ()) if outer else ()
-        span = self.positions[lpar[0] if lpar else node]
+        span = self.positions[node]  # (first: the positions of its parentheses come with it)
+        if lpar:
+            span = self.positions[lpar[0]]
         return Position(span.start.line, span.start.column + 1)
 
     def end(self, node: cst.CSTNode, outer: bool = False) -> Position:
         rpar = getattr(node, "rpar", ()) if outer else ()
-        span = self.positions[rpar[-1] if rpar else node]
+        span = self.positions[node]
+        if rpar:
+            span = self.positions[rpar[-1]]
         return Position(span.end.line, span.end.column + 1)
 
     def line(self, row: int) -> str:
@@ -344,14 +349,14 @@ def _walk(root: cst.CSTNode, parent: Optional[cst.CSTNode] = None) -> Iterator[t
     while stack:
         node, up = stack.pop()
         yield node, up
-        stack.extend((child, node) for child in reversed(node.children))
+        stack.extend((child, node) for child in reversed(children(node)))
 
 
 def _path_to(root: cst.CSTNode, target: cst.CSTNode) -> Optional[list[cst.CSTNode]]:
     """The nodes from ``root`` down to ``target`` (both included), by identity."""
     if root is target:
         return [root]
-    for child in root.children:
+    for child in children(root):
         path = _path_to(child, target)
         if path is not None:
             return [root] + path
@@ -488,7 +493,7 @@ def _backward_before(context: FixContext, func: cst.FunctionDef, where: Position
                 node.func.value if isinstance(node.func, cst.Name) else "")
             if name == "backward" and context.end(node) <= where:
                 return True
-        stack.extend(node.children)
+        stack.extend(children(node))
     return False
 
 
@@ -632,7 +637,7 @@ def _elementwise_update_of(value: cst.BaseExpression, path: Optional[str]) -> bo
         node = stack.pop()
         if isinstance(node, cst.SubscriptElement):
             continue  # `cache[p]`: an index is not where the value comes from
-        stack.extend(node.children)
+        stack.extend(children(node))
         name = dotted_or_none(node)
         if name == path:
             mentions = True

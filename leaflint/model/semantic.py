@@ -21,6 +21,7 @@ from leaflint.model.values import (
     Attr, DataOf, Fresh, FrozenParameter, GroupItem, GroupList, ModuleInstance, ParamItem, ParamIter,
     PlainTensor, SelfRef, TensorList, Value, View,
 )
+from leaflint.model.walk import walk
 
 
 class Grad(enum.Enum):
@@ -237,24 +238,8 @@ class _Collector(cst.CSTVisitor):
         self.deleted: set[tuple[Value, str]] = set()
 
     # ----------------------------------------------------------------- plumbing
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        self.parents.append(node)
-        return super().on_visit(node)
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.parents.pop()
-        super().on_leave(original_node)
-
-    # libcst calls these for every field of every node; only If.body matters here, so skip the
-    # generic getattr dispatch (about a fifth of the walk's time).
-    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        if attribute == "body" and type(node) is cst.If:
-            self.visit_If_body(node)
-
-    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
-        if attribute == "body" and type(original_node) is cst.If:
-            self.leave_If_body(original_node)
-
+    # The collector is driven by `walk` (leaflint/model/walk.py), which keeps `parents`: the
+    # node is on it during visit_<Type> and off it during leave_<Type>.
     def _parent(self, depth: int = 1) -> Optional[cst.CSTNode]:
         # parents[-1] is the node itself while visiting it.
         index = -1 - depth
@@ -1038,7 +1023,7 @@ class SemanticModel:
         self.imports = imports
         self.classes = classes
         collector = _Collector(imports, classes)
-        module.visit(collector)
+        walk(module, collector, collector.parents)
         self.inplace = collector.inplace
         self.data_writes = collector.data_writes
         self.data_reads = collector.data_reads
