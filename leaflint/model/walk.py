@@ -158,60 +158,66 @@ def _plan(visitor_class: type, kind: type) -> _Plan:
 
 def walk(root: cst.CSTNode, visitor: cst.CSTVisitor, parents: list) -> None:
     """Walk ``root`` and everything under it, calling ``visitor``'s callbacks in libcst's order."""
-    visitor_class = type(visitor)
-    plans = _PLANS
-    push, pop = parents.append, parents.pop
-    known = _FIELDS
-    conditional = _CONDITIONAL
+    fields = _node_fields(root)
+    if fields is not None:
+        _Walk(visitor, parents).visit(root, fields)
 
-    def node_fields(node: cst.CSTNode) -> Optional[tuple[str, ...]]:
-        entry = known.get(type(node))
-        if entry is not None and not entry[1]:
-            return entry[0]
-        return _fields_of(node)
 
-    def visit(node: cst.CSTNode, fields: tuple[str, ...]) -> None:
+def _node_fields(node: cst.CSTNode) -> Optional[tuple[str, ...]]:
+    entry = _FIELDS.get(type(node))
+    if entry is not None and not entry[1]:
+        return entry[0]
+    return _fields_of(node)
+
+
+class _Walk:
+    # A class rather than a recursive closure: a closure that calls itself is a reference cycle,
+    # and would keep the visitor (and the tree it refers to) alive until Python's cyclic collector.
+    __slots__ = ("visitor", "visitor_class", "push", "pop")
+
+    def __init__(self, visitor: cst.CSTVisitor, parents: list) -> None:
+        self.visitor = visitor
+        self.visitor_class = type(visitor)
+        self.push, self.pop = parents.append, parents.pop
+
+    def visit(self, node: cst.CSTNode, fields: tuple[str, ...]) -> None:
         kind = type(node)
-        plan = plans.get((visitor_class, kind)) or _plan(visitor_class, kind)
-        enter, leave, hooks = plan
-        push(node)
+        visitor = self.visitor
+        enter, leave, hooks = _PLANS.get((self.visitor_class, kind)) or _plan(self.visitor_class, kind)
+        self.push(node)
         if enter is None or enter(visitor, node) is not False:
             for field in fields:
                 value = getattr(node, field)
-                if value is None and field in conditional.get(kind, ()):
+                if value is None and field in _CONDITIONAL.get(kind, ()):
                     continue
                 hook = hooks.get(field) if hooks else None
                 if hook is not None and hook[0] is not None:
                     hook[0](visitor, node)
                 if isinstance(value, cst.CSTNode):
-                    child_fields = node_fields(value)
+                    child_fields = _node_fields(value)
                     if child_fields is not None:
-                        visit(value, child_fields)
+                        self.visit(value, child_fields)
                 elif isinstance(value, (tuple, list)):
                     for child in value:
-                        child_fields = node_fields(child)
+                        child_fields = _node_fields(child)
                         if child_fields is not None:
-                            visit(child, child_fields)
+                            self.visit(child, child_fields)
                 if hook is not None and hook[1] is not None:
                     hook[1](visitor, node)
-        pop()
+        self.pop()
         if leave is not None:
             leave(visitor, node)
-
-    fields = node_fields(root)
-    if fields is not None:
-        visit(root, fields)
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """``node.children`` without whitespace and punctuation, in libcst's order, and without the
     copy of ``node`` that libcst's ``children`` builds to find them."""
     found: list[cst.CSTNode] = []
-    for field in _fields_of(node) or ():
+    for field in _node_fields(node) or ():
         value = getattr(node, field)
         if isinstance(value, cst.CSTNode):
-            if _fields_of(value) is not None:
+            if _node_fields(value) is not None:
                 found.append(value)
         elif isinstance(value, (tuple, list)):
-            found.extend(child for child in value if _fields_of(child) is not None)
+            found.extend(child for child in value if _node_fields(child) is not None)
     return found
