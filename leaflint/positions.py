@@ -24,8 +24,7 @@ import warnings
 from typing import Optional
 
 import libcst as cst
-from libcst._position import CodeRange
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from libcst.metadata.position_provider import NEWLINE_RE, PositionProvidingCodegenState
 
 from leaflint.model.walk import children
