@@ -66,7 +66,7 @@ class Positions:
             if not self._whole:
                 try:
                     self._generate_statement_of(node)
-                except (_Mismatch, SyntaxError, ValueError, RecursionError, MemoryError):
+                except Exception:  # _Mismatch, a SyntaxError of ast, or a surprise: the sure way
                     self._generate_module()
             found = self._computed.get(node)
             if found is None and not self._whole:
