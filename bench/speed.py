@@ -273,7 +273,7 @@ def stages_main(dirs: list[Path]) -> dict:
                 positions = Positions(module, text)
                 for _, report in reports:
                     positions[report.node]
-                    fixgen.resolve(report.fix, module, positions, text)
+                    fixgen.resolve(report.fix, module, positions)
 
             timed("positions and fixes of the findings", resolve)
         del module, model, reports

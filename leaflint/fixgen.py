@@ -28,13 +28,16 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 import libcst as cst
 
 from leaflint.findings import Edit, Fix, Position
 from leaflint.model.imports import dotted
 from leaflint.model.walk import children
+
+if TYPE_CHECKING:
+    from leaflint.positions import Positions
 
 SAFE = "safe"
 UNSAFE = "unsafe"
@@ -82,29 +85,29 @@ class LazyFix:
     def __init__(self, make: Callable[["FixContext"], Optional[Fix]]) -> None:
         self._make = make
 
-    def resolve(self, module: cst.Module, positions, text: Optional[str] = None) -> Optional[Fix]:
+    def resolve(self, module: cst.Module, positions: Positions) -> Optional[Fix]:
         try:
-            return self._make(_context(module, positions, text))
+            return self._make(_context(module, positions))
         except Exception:  # a bug in a builder must not cost the finding itself
             if os.environ.get("LEAFLINT_DEBUG_FIXES"):
                 raise
             return None
 
 
-def resolve(fix, module: cst.Module, positions, text: Optional[str] = None) -> Optional[Fix]:
+def resolve(fix, module: cst.Module, positions: Positions) -> Optional[Fix]:
     """What the engine calls on ``Report.fix``: a plain ``Fix`` passes through."""
     if isinstance(fix, LazyFix):
-        return fix.resolve(module, positions, text)
+        return fix.resolve(module, positions)
     return fix
 
 
 _LAST: list = []  # (module, positions, context): the context of the module being linted
 
 
-def _context(module: cst.Module, positions, text: Optional[str] = None) -> "FixContext":
+def _context(module: cst.Module, positions: Positions) -> "FixContext":
     if _LAST and _LAST[0] is module and _LAST[1] is positions:
         return _LAST[2]
-    context = FixContext(module, positions, text)
+    context = FixContext(module, positions)
     _LAST[:] = [module, positions, context]
     return context
 
@@ -127,14 +130,13 @@ class Scope:
 class FixContext:
     """The module's text, positions and top-level names, shared by the fixes of one lint."""
 
-    def __init__(self, module: cst.Module, positions, text: Optional[str] = None) -> None:
+    def __init__(self, module: cst.Module, positions: Positions) -> None:
         self.module = module
         self.positions = positions
         self.newline = module.default_newline
         self.indent_unit = module.default_indent
-        self.lines = _LINE_BREAK.split(module.code if text is None else text)  # the text the module was parsed from
+        self.lines = _LINE_BREAK.split(positions.text)  # the text the module was parsed from
         self._scope: Optional[Scope] = None
-        self._parents: Optional[dict[int, cst.CSTNode]] = None
 
     # positions (1-based rows, 1-based columns) --------------------------------------------
     def start(self, node: cst.CSTNode, outer: bool = False) -> Position:
@@ -155,9 +157,7 @@ class FixContext:
         return self.lines[row - 1] if 1 <= row <= len(self.lines) else ""
 
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-        if self._parents is None:
-            self._parents = {id(child): up for child, up in _walk(self.module) if up is not None}
-        return self._parents.get(id(node))
+        return self.positions.parent(node)  # the one parent map of this module (leaflint.positions)
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)

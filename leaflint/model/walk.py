@@ -60,13 +60,10 @@ def _classes_in(annotation: Any) -> Optional[list[type]]:
     return None
 
 
-def _token_only(kind: type, field: str) -> bool:
-    """Whether libcst's type for this field admits only tokens (then it is never walked)."""
-    for item in dataclasses.fields(kind):
-        if item.name == field:
-            classes = _classes_in(item.type)
-            return bool(classes) and all(is_token(c) for c in classes)
-    return False
+def _token_only(annotation: Any) -> bool:
+    """Whether a field of this libcst type admits only tokens (then it is never walked)."""
+    classes = _classes_in(annotation)
+    return bool(classes) and all(is_token(c) for c in classes)
 
 
 class _FieldOrder(cst.CSTVisitor):
@@ -108,13 +105,13 @@ def _record(node: cst.CSTNode) -> tuple[Optional[tuple[str, ...]], tuple[str, ..
     if is_token(kind):
         entry: tuple[Optional[tuple[str, ...]], tuple[str, ...]] = (None, ())
     else:
+        types = {item.name: item.type for item in dataclasses.fields(kind)}
         fields: list[str] = []
         for field in _visited_fields(node):
-            if field not in fields and not _token_only(kind, field):
+            if field not in fields and not _token_only(types.get(field)):
                 fields.append(field)
-        types = {item.name: item.type for item in dataclasses.fields(kind)}
         pending = tuple(name for name, annotation in types.items()
-                        if name not in fields and _classes_in(annotation) and not _token_only(kind, name))
+                        if name not in fields and _classes_in(annotation) and not _token_only(annotation))
         conditional = set(_CONDITIONAL.get(kind, ()))
         for field in fields:  # is a field that is set here skipped when it is None?
             if getattr(node, field) is not None and type(None) in typing.get_args(types.get(field)):
