@@ -191,7 +191,7 @@ async def test_open_publishes_diagnostics_with_code_link_severity_and_source(cli
     await wait_for(client, lambda: client.registrations)
     [registration] = client.registrations
     assert registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
-    assert [w["globPattern"] for w in registration.register_options["watchers"]] == ["**/pyproject.toml"]
+    assert [w["globPattern"] for w in registration.register_options["watchers"]] == ["**/pyproject.toml", "**/.gitignore"]
 
 
 @pytest.mark.asyncio
@@ -247,6 +247,14 @@ async def test_configuration_is_reloaded_when_pyproject_changes(client: Language
         types.FileEvent(uri=config.as_uri(), type=types.FileChangeType.Changed)]))
     assert found(await published(client, uri, after=count)) == {("LL102", 11)}
 
+    # .gitignore decides exclusion too (respect-gitignore): watched as well.
+    ignore = tmp_path / ".gitignore"
+    ignore.write_text("model.py\n")
+    count = len(publishes(client, uri))
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[
+        types.FileEvent(uri=ignore.as_uri(), type=types.FileChangeType.Created)]))
+    assert await published(client, uri, after=count) == []
+
 
 @pytest.mark.asyncio
 async def test_configuration_error_is_shown_and_logged(client: LanguageClient, tmp_path):
@@ -282,7 +290,8 @@ async def test_fix_all_mirrors_check_fix(client: LanguageClient, tmp_path):
     uri = open_doc(client, tmp_path / "model.py", MODEL)
     await published(client, uri, version=1)
     actions = await code_actions(client, uri, 0, only=[types.CodeActionKind.SourceFixAll])
-    [fix_all] = [a for a in actions if a.kind == "source.fixAll.leaflint"]
+    [fix_all] = actions
+    assert fix_all.kind == "source.fixAll.leaflint"
     after = apply_edit({uri: MODEL}, fix_all.edit)[uri]
 
     disk = tmp_path / "disk" / "model.py"
@@ -486,3 +495,15 @@ def test_notebook_bytes_read_back_with_the_notebook_reader():
     assert [cell.number for cell in parsed.cells] == [1, 3]
     assert parsed.source == "import torch\nx = 1\n"
     assert json.loads(documents.notebook_bytes(snapshot))["cells"][1]["cell_type"] == "markdown"
+
+
+def test_code_action_kinds_follow_the_lsp_prefix_rule():
+    from leaflint.server.server import _wanted
+
+    assert _wanted("source.fixAll.leaflint", None)
+    assert _wanted("source.fixAll.leaflint", [types.CodeActionKind.SourceFixAll])
+    assert _wanted("source.fixAll.leaflint", ["source"])
+    assert not _wanted("source.fixAll.leaflint", [types.CodeActionKind.QuickFix])
+    assert not _wanted("source.fixAll.leaflintx", ["source.fixAll.leaflint.more"])
+    assert _wanted(types.CodeActionKind.QuickFix, [types.CodeActionKind.QuickFix])
+    assert not _wanted(types.CodeActionKind.QuickFix, ["source.fixAll"])

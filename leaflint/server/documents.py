@@ -30,6 +30,9 @@ LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the engine's (and libcst's) idea of a 
 PYTHON_SUFFIXES = (".py", ".pyi")
 PYTHON_LANGUAGES = ("python", "python3", "ipython")
 CONFIG_NAME = "pyproject.toml"
+# Files whose change can change what is linted and how: the configuration, and the .gitignore
+# files that decide (with respect-gitignore) which files are excluded.
+WATCHED_NAMES = (CONFIG_NAME, ".gitignore")
 
 
 def split_lines(text: str) -> list[str]:
@@ -102,7 +105,8 @@ def is_python(uri: str, language_id: Optional[str]) -> bool:
 
 
 def is_config(path: Optional[str]) -> bool:
-    return path is not None and os.path.basename(path) == CONFIG_NAME
+    """A file whose change means the configuration must be resolved again."""
+    return path is not None and os.path.basename(path) in WATCHED_NAMES
 
 
 def encode_like_file(text: str) -> bytes:
@@ -133,11 +137,13 @@ class Project:
         self._resolver: Optional[Resolver] = None
         self._discovery = None
         self._rules: dict[tuple[str, ...], list] = {}
+        self._excluded: dict[str, bool] = {}
 
     def reload(self) -> None:
         self.generation += 1
         self._resolver = None
         self._discovery = None
+        self._excluded = {}
 
     @property
     def resolver(self) -> Resolver:
@@ -147,9 +153,13 @@ class Project:
         return self._resolver
 
     def excluded(self, path: str) -> bool:
-        if self._discovery is None:
-            self.resolver.for_path(path)  # builds the resolver and its discovery
-        return self._discovery.force_excluded(path)
+        """Would ``leaflint check --force-exclude PATH`` skip the file? (Cached per path.)"""
+        excluded = self._excluded.get(path)
+        if excluded is None:
+            if self._discovery is None:
+                self.resolver.for_path(path)  # builds the resolver and its discovery
+            excluded = self._excluded[path] = self._discovery.force_excluded(path)
+        return excluded
 
     def rules(self, path: str) -> list:
         codes = self.resolver.for_path(path).rules

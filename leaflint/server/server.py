@@ -211,7 +211,7 @@ class LeaflintServer(LanguageServer):
                              lines)
 
     async def watch_configuration(self) -> None:
-        """Ask the client to tell us about ``pyproject.toml`` changes (when it can)."""
+        """Ask the client to tell us about ``pyproject.toml`` and ``.gitignore`` changes (when it can)."""
         workspace = self.client_capabilities.workspace
         watched = workspace.did_change_watched_files if workspace is not None else None
         if watched is None or not watched.dynamic_registration:
@@ -220,16 +220,18 @@ class LeaflintServer(LanguageServer):
             await self.client_register_capability_async(types.RegistrationParams(registrations=[types.Registration(
                 id=CONFIG_WATCHER_ID, method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
                 register_options=types.DidChangeWatchedFilesRegistrationOptions(
-                    watchers=[types.FileSystemWatcher(glob_pattern=f"**/{documents.CONFIG_NAME}")]))]))
+                    watchers=[types.FileSystemWatcher(glob_pattern=f"**/{name}") for name in documents.WATCHED_NAMES]))]))
         except JsonRpcException as exc:
-            self.log(types.MessageType.Warning, f"cannot watch {documents.CONFIG_NAME} files: {exc}")
+            self.log(types.MessageType.Warning, f"cannot watch {' and '.join(documents.WATCHED_NAMES)} files: {exc}")
 
 
 def _wanted(kind: str, only: Optional[list]) -> bool:
     """LSP's rule: a kind is wanted when ``only`` is absent or names it or one of its parents."""
     if not only:
         return True
-    return any(kind == str(o) or kind.startswith(f"{o}.") for o in only)
+    kind = getattr(kind, "value", kind)  # CodeActionKind members: their string
+    wanted = [getattr(o, "value", o) for o in only]
+    return any(kind == o or kind.startswith(f"{o}.") for o in wanted)
 
 
 def build() -> LeaflintServer:
@@ -262,7 +264,7 @@ def build() -> LeaflintServer:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     def did_save(params: types.DidSaveTextDocumentParams) -> None:
         if documents.is_config(to_fs_path(params.text_document.uri)):
-            server.reload(f"{documents.CONFIG_NAME} saved")
+            server.reload(f"{params.text_document.uri} saved")
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
@@ -296,7 +298,7 @@ def build() -> LeaflintServer:
     def watched_files(params: types.DidChangeWatchedFilesParams) -> None:
         changed = [c.uri for c in params.changes if documents.is_config(to_fs_path(c.uri))]
         if changed:
-            server.reload(f"{documents.CONFIG_NAME} changed: {', '.join(changed)}")
+            server.reload(f"changed: {', '.join(changed)}")
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
                     types.CodeActionOptions(code_action_kinds=CODE_ACTION_KINDS, resolve_provider=False))
