@@ -148,14 +148,18 @@ def _offset(text: str, position: types.Position) -> int:
 
 
 def apply_edit(texts: dict[str, str], edit: types.WorkspaceEdit) -> dict[str, str]:
+    """The texts after a WorkspaceEdit (``documentChanges`` or, for clients without them, ``changes``)."""
     out = dict(texts)
-    for change in edit.document_changes or []:
-        text = out[change.text_document.uri]
-        spans = sorted(((_offset(text, e.range.start), _offset(text, e.range.end), e.new_text) for e in change.edits),
+    changes = [(c.text_document.uri, c.edits) for c in edit.document_changes or []]
+    changes += list((edit.changes or {}).items())
+    assert changes
+    for uri, edits in changes:
+        text = out[uri]
+        spans = sorted(((_offset(text, e.range.start), _offset(text, e.range.end), e.new_text) for e in edits),
                        reverse=True)
         for start, end, new in spans:
             text = text[:start] + new + text[end:]
-        out[change.text_document.uri] = text
+        out[uri] = text
     return out
 
 
@@ -275,6 +279,8 @@ async def test_safe_fix_is_the_preferred_quick_fix_and_applies(client: LanguageC
     fixes = [a for a in actions if a.title.startswith("LL101: Wrap")]
     assert len(fixes) == 1 and fixes[0].is_preferred and "(unsafe)" not in fixes[0].title
     assert fixes[0].kind == types.CodeActionKind.QuickFix
+    [change] = fixes[0].edit.document_changes
+    assert change.text_document.version == 1
     after = apply_edit({uri: MODEL}, fixes[0].edit)[uri]
     assert after.splitlines()[8:10] == ["        with torch.no_grad():", "            self.w.mul_(2)"]
     change_doc(client, uri, after, 2)
@@ -406,6 +412,7 @@ async def test_notebook_cells_are_linted_as_one_module(client: LanguageClient, t
     assert await published(client, cells[0]) == []
 
     [fix] = [a for a in await code_actions(client, cells[2], 1) if a.title.startswith("LL101: Wrap")]
+    assert fix.edit.changes and not fix.edit.document_changes  # this client did not offer documentChanges
     after = apply_edit(dict(zip(cells, sources)), fix.edit)
     assert after[cells[2]] == "%matplotlib inline\nwith torch.no_grad():\n    w.zero_()\n"
 

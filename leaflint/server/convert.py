@@ -105,18 +105,24 @@ def text_edit(edit: Edit, lines: Lines) -> types.TextEdit:
     return types.TextEdit(range=lines.range(edit.start, edit.end), new_text=edit.content)
 
 
-def workspace_edit(edits: Sequence[tuple[str, types.TextEdit]], versions: dict[str, Optional[int]]) -> types.WorkspaceEdit:
-    """Edits grouped by document, each with the version it was computed for."""
+Versions = Optional[dict[str, Optional[int]]]
+
+
+def workspace_edit(edits: Sequence[tuple[str, types.TextEdit]], versions: Versions) -> types.WorkspaceEdit:
+    """Edits grouped by document, each with the version it was computed for (``versions``:
+    uri -> version; None for a client without ``documentChanges``: plain ``changes``)."""
     by_uri: dict[str, list[types.TextEdit]] = {}
     for uri, edit in edits:
         by_uri.setdefault(uri, []).append(edit)
+    if versions is None:
+        return types.WorkspaceEdit(changes=by_uri)
     return types.WorkspaceEdit(document_changes=[
         types.TextDocumentEdit(text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=versions.get(uri)),
                                edits=list(items))
         for uri, items in by_uri.items()])
 
 
-def fix_action(problem: Problem, lines_of: Callable[[str], Lines], versions: dict[str, Optional[int]],
+def fix_action(problem: Problem, lines_of: Callable[[str], Lines], versions: Versions,
                diagnostic_: types.Diagnostic) -> Optional[types.CodeAction]:
     """The finding's fix as a quick fix: preferred when safe, titled "(unsafe)" when not."""
     fix = problem.finding.fix
@@ -130,7 +136,7 @@ def fix_action(problem: Problem, lines_of: Callable[[str], Lines], versions: dic
         edit=workspace_edit(edits, versions))
 
 
-def noqa_action(problem: Problem, edit: Edit, lines: Lines, versions: dict[str, Optional[int]],
+def noqa_action(problem: Problem, edit: Edit, lines: Lines, versions: Versions,
                 diagnostic_: types.Diagnostic) -> types.CodeAction:
     return types.CodeAction(
         title=f"{problem.finding.code}: add `# noqa: {problem.finding.code}` (silence it on this line)",
@@ -160,7 +166,7 @@ def replace_edit(before: str, after: str, lines: Lines) -> types.TextEdit:
 
 
 def fix_all_action(changed: dict[str, str], lines_of: Callable[[str], Lines],
-                   versions: dict[str, Optional[int]], kind: str = FIX_ALL_KIND) -> types.CodeAction:
+                   versions: Versions, kind: str = FIX_ALL_KIND) -> types.CodeAction:
     edits = [(uri, replace_edit(lines_of(uri).text, text, lines_of(uri))) for uri, text in changed.items()]
     return types.CodeAction(title="leaflint: fix all safe fixes", kind=kind, edit=workspace_edit(edits, versions))
 

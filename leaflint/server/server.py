@@ -173,7 +173,7 @@ class LeaflintServer(LanguageServer):
                 cache[target] = self.lines(texts[target])
             return cache[target]
 
-        versions = dict(snapshot.targets())
+        versions = dict(snapshot.targets()) if self.document_changes() else None
         only = params.context.only
         actions: list[types.CodeAction] = []
         if _wanted(types.CodeActionKind.QuickFix, only):
@@ -191,11 +191,21 @@ class LeaflintServer(LanguageServer):
                     actions.append(convert.noqa_action(problem, edit, lines, versions, diagnostic))
         if _wanted(convert.FIX_ALL_KIND, only) and any(
                 p.finding.fix is not None and p.finding.fix.applicability == "safe" for p in outcome.problems):
-            changed = await asyncio.get_running_loop().run_in_executor(
-                self.executor, documents.fix_all, snapshot, self.project)
+            try:
+                changed = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, documents.fix_all, snapshot, self.project)
+            except Exception:  # a bug in leaflint: no fix-all for this document, the rest stands
+                self.log(types.MessageType.Error, f"leaflint failed to fix {snapshot.path}:\n{traceback.format_exc()}")
+                changed = None
             if changed:
                 actions.append(convert.fix_all_action(changed, lines_of, versions))
         return actions
+
+    def document_changes(self) -> bool:
+        """Whether the client takes versioned edits (``documentChanges``) in a WorkspaceEdit."""
+        workspace = self.client_capabilities.workspace
+        edit = workspace.workspace_edit if workspace is not None else None
+        return bool(edit is not None and edit.document_changes)
 
     async def hover(self, params: types.HoverParams) -> Optional[types.Hover]:
         uri = params.text_document.uri
