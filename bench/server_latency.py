@@ -15,8 +15,11 @@ with no configuration, which is both tools' working directory.
 * **subprocess**: ``python -m leaflint check - --stdin-filename model.py --output-format json``
   with the same text on stdin (what an editor plugin that shells out to the linter runs on each
   change), from start to exit.
+* **engine**: the server's own lint of that text (``leaflint.server.documents.lint``) called in
+  this process: the floor under the server's figure (the rest is the protocol, the thread
+  hand-off and the conversion to LSP).
 
-Rounds are interleaved (one change, then one subprocess run). Both must report the same
+Rounds are interleaved (one change, one subprocess run, one engine call). Both must report the same
 findings (checked every round). Prints Markdown (medians, the ratio, the load average before
 and after) and writes ``--json``. Needs the ``server`` extra (pygls, lsprotocol).
 """
@@ -39,6 +42,9 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from leaflint.server import documents  # noqa: E402  (the checkout's, like the children's)
 
 # The benchmark input: a typical 300-line PyTorch training script.
 MODEL = '''\
@@ -427,6 +433,13 @@ def check_subprocess(text: str, workdir: Path) -> tuple[float, list[tuple[str, i
     return elapsed, sorted((f["code"], f["location"]["row"]) for f in json.loads(done.stdout))
 
 
+def engine_lint(text: str, workdir: Path, project) -> float:
+    snapshot = documents.Snapshot((workdir / "model.py").as_uri(), str(workdir / "model.py"), 0, 0, text=text)
+    start = time.perf_counter()
+    documents.lint(snapshot, project)
+    return time.perf_counter() - start
+
+
 async def measure(rounds: int, warmup: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="leaflint-latency-") as tmp:
         workdir = Path(tmp)
@@ -437,11 +450,13 @@ async def measure(rounds: int, warmup: int) -> dict:
         for i in range(warmup):
             await server.change(2100 + i)
             check_subprocess(server.text, workdir)
-        server_times, check_times = [], []
+        project = documents.Project()
+        server_times, check_times, engine_times = [], [], []
         for i in range(rounds):
             server_times.append(await server.change(3000 + i))
             elapsed, findings = check_subprocess(server.text, workdir)
             check_times.append(elapsed)
+            engine_times.append(engine_lint(server.text, workdir, project))
             if findings != server.findings():
                 raise SystemExit(f"the server and the subprocess disagree: {server.findings()} vs {findings}")
         await server.stop()
@@ -453,6 +468,8 @@ async def measure(rounds: int, warmup: int) -> dict:
         "rounds": rounds,
         "server_ms": [round(t * 1000, 2) for t in server_times],
         "check_ms": [round(t * 1000, 2) for t in check_times],
+        "engine_ms": [round(t * 1000, 2) for t in engine_times],
+        "engine_median_ms": round(statistics.median(engine_times) * 1000, 2),
         "server_median_ms": round(server_median * 1000, 2),
         "check_median_ms": round(check_median * 1000, 2),
         "ratio": round(server_median / check_median, 3),
@@ -477,6 +494,7 @@ def markdown(result: dict) -> str:
         "|---|---:|---:|---:|---:|",
         row("`leaflint server` (didChange -> publishDiagnostics)", result["server_ms"]),
         row("`leaflint check -` subprocess", result["check_ms"]),
+        row("engine alone, in process (the server's floor)", result["engine_ms"]),
         "",
         f"Ratio of the medians (server / subprocess): {result['ratio']:.3f}.",
         ""])

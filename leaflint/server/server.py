@@ -106,19 +106,23 @@ class LeaflintServer(LanguageServer):
     def lines(self, text: str) -> convert.Lines:
         return convert.Lines(text, self.workspace.position_codec.client_num_units)
 
-    def publish(self, outcome: Outcome) -> None:
-        snapshot = outcome.snapshot
+    def report(self, outcome: Outcome) -> None:
+        """Log an internal error (with its traceback); show a configuration error once per
+        configuration generation."""
         if outcome.traceback is not None:
             what = "leaflint failed on" if outcome.failed else "internal error (LL003) while checking"
-            self.log(types.MessageType.Error, f"{what} {snapshot.path}:\n{outcome.traceback}")
+            self.log(types.MessageType.Error, f"{what} {outcome.snapshot.path}:\n{outcome.traceback}")
+        if outcome.error is not None and (outcome.snapshot.generation, outcome.error) not in self._shown_errors:
+            self._shown_errors.add((outcome.snapshot.generation, outcome.error))
+            self.log(types.MessageType.Error, f"configuration error: {outcome.error}")
+            self.window_show_message(types.ShowMessageParams(
+                type=types.MessageType.Error, message=f"leaflint: {outcome.error}"))
+
+    def publish(self, outcome: Outcome) -> None:
+        snapshot = outcome.snapshot
+        self.report(outcome)
         if outcome.failed:
             return
-        if outcome.error is not None:
-            self.log(types.MessageType.Error, f"configuration error: {outcome.error}")
-            if (self.project.generation, outcome.error) not in self._shown_errors:
-                self._shown_errors.add((self.project.generation, outcome.error))
-                self.window_show_message(types.ShowMessageParams(
-                    type=types.MessageType.Error, message=f"leaflint: {outcome.error}"))
         self.results[snapshot.uri] = outcome
         texts = snapshot.texts()
         for uri, version in snapshot.targets():
@@ -145,8 +149,7 @@ class LeaflintServer(LanguageServer):
         if stored is not None and stored.snapshot.token == snapshot.token:
             return stored
         outcome = await asyncio.get_running_loop().run_in_executor(self.executor, self.lint, snapshot)
-        if outcome.traceback is not None or outcome.failed:
-            self.publish(outcome)
+        self.report(outcome)
         return outcome
 
     def reload(self, reason: str) -> None:
