@@ -514,3 +514,23 @@ def test_code_action_kinds_follow_the_lsp_prefix_rule():
     assert not _wanted("source.fixAll.leaflintx", ["source.fixAll.leaflint.more"])
     assert _wanted(types.CodeActionKind.QuickFix, [types.CodeActionKind.QuickFix])
     assert not _wanted(types.CodeActionKind.QuickFix, ["source.fixAll"])
+
+
+def test_server_command_without_the_extra_says_how_to_install_it():
+    proc = subprocess.run([sys.executable, "-c", "import sys; sys.modules['pygls'] = None\n"
+                           "from leaflint.cli import main; main(['server'])"],
+                          capture_output=True, text=True, timeout=HANG)
+    assert proc.returncode == 2
+    assert "pip install 'leaflint[server]'" in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.parametrize("cookie", ["", "# -*- coding: latin-1 -*-\n", "# coding: utf-8\n"])
+def test_editor_text_is_linted_as_the_file_it_would_be(cookie, tmp_path):
+    """The editor's text (already decoded) reaches the engine as the bytes it would be on disk,
+    in its declared encoding, so columns after a non-ASCII character stay right."""
+    text = cookie + "import torch\nw = torch.randn(3, requires_grad=True)\ns = '\u00e9\u00e8'; w.zero_()\n"
+    snapshot = documents.Snapshot("file:///m.py", str(tmp_path / "m.py"), 1, 0, text=text)
+    outcome = documents.lint(snapshot, documents.Project())
+    [problem] = outcome.problems
+    row = 3 + cookie.count("\n")
+    assert (problem.finding.code, problem.finding.location) == ("LL101", Position(row, 11))
