@@ -416,6 +416,10 @@ async def test_notebook_cells_are_linted_as_one_module(client: LanguageClient, t
     after = apply_edit(dict(zip(cells, sources)), fix.edit)
     assert after[cells[2]] == "%matplotlib inline\nwith torch.no_grad():\n    w.zero_()\n"
 
+    # fix-all on the notebook: `--fix` on the cells as one module, the magic kept, other cells untouched
+    [fix_all] = await code_actions(client, cells[2], 0, only=["source.fixAll.leaflint"])
+    assert apply_edit(dict(zip(cells, sources)), fix_all.edit) == after
+
     # A change in cell 1 (w no longer requires grad) clears cell 3.
     count = len(publishes(client, cells[2]))
     client.notebook_document_did_change(types.DidChangeNotebookDocumentParams(
