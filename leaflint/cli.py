@@ -282,6 +282,8 @@ def server() -> None:
     try:
         from leaflint.server.server import serve
     except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
         click.echo(f"leaflint: error: the server needs the `server` extra (pip install 'leaflint[server]'): {exc}", err=True)
         sys.exit(2)
     serve()
