@@ -276,6 +276,19 @@ def _rule_dict(cls) -> dict:
             "docs": cls.docs.strip(), "valid": cls.valid, "invalid": cls.invalid}
 
 
+@main.command()
+def server() -> None:
+    """Run the language server (LSP over stdio) for editors; needs `pip install 'leaflint[server]'`."""
+    try:
+        from leaflint.server.server import serve
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        click.echo(f"leaflint: error: the server needs the `server` extra (pip install 'leaflint[server]'): {exc}", err=True)
+        sys.exit(2)
+    serve()
+
+
 from leaflint.probe.cli import probe as _probe; main.add_command(_probe)  # noqa: E402,E702  (never imports torch)
 
 if __name__ == "__main__":
