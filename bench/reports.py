@@ -336,6 +336,11 @@ def shapes(reports: list[Report]) -> list[str]:
 def render(reports: list[Report], leaflint_path: Path, with_run: bool, with_probe: bool) -> str:
     lines = [f"Measured with `leaflint` from `{leaflint_path}` (default rules, `--isolated`).", ""]
     lines += table(reports) + [""]
+    flagged_bad = sum(bool(r.bad_findings) for r in reports)
+    flagged_fixed = sum(r.false_alarm() for r in reports)
+    lines += [f"Flagged programs (any finding): {flagged_bad + flagged_fixed}, of which {flagged_fixed} correct "
+              f"(fixed) programs; {flagged_bad - sum(r.found() for r in reports)} bad programs flagged only away "
+              "from their marked line.", ""]
     if with_run:
         broken = [r for r in reports if r.run_bad != "ok" or r.run_fixed != "ok"]
         lines += [f"Runtime: {len(reports) - len(broken)}/{len(reports)} reports reproduce (bad shows the bug, fixed runs clean).", ""]
