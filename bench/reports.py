@@ -83,9 +83,9 @@ class Report:
         return f"{self.family}/{self.slug}"
 
     def found(self) -> bool:
-        """Every marked line has a finding whose code is in the marked family (or is the marked code)."""
+        """Every marked line has a finding in the marked family (the first three characters, e.g. LL1)."""
         return bool(self.marks) and all(
-            any(f["location"]["row"] == line and any(f["code"].startswith(c) for c in codes) for f in self.bad_findings)
+            any(f["location"]["row"] == line and any(f["code"].startswith(c[:3]) for c in codes) for f in self.bad_findings)
             for line, (_, codes) in self.marks.items()
         )
 
@@ -200,20 +200,13 @@ def static_check(reports: list[Report], leaflint_path: Path, python: str) -> Non
 # ---------------------------------------------------------------- (a) run under torch
 
 
-def run_one(path: Path, kind: str, python: str) -> str:
-    """'' when the file behaves as its kind claims, else one line saying what went wrong."""
-    try:
-        proc = subprocess.run(
-            [python, str(path)], cwd=ROOT, env=_env(None), capture_output=True, text=True,
-            timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        return f"timed out after {RUN_TIMEOUT}s"
-    shown = [ln for ln in proc.stdout.splitlines() if ln.startswith("bug-shown:")]
-    clean = [ln for ln in proc.stdout.splitlines() if ln.startswith("clean:")]
-    tail = (proc.stderr.strip().splitlines() or [""])[-1]
-    if proc.returncode != 0:
-        return f"exit {proc.returncode}: {tail}"
+def verdict(kind: str, exit_code: int, stdout: str, stderr: str) -> str:
+    """'' when a program behaves as its kind claims, else one line saying what went wrong."""
+    shown = [ln for ln in stdout.splitlines() if ln.startswith("bug-shown:")]
+    clean = [ln for ln in stdout.splitlines() if ln.startswith("clean:")]
+    tail = (stderr.strip().splitlines() or [""])[-1]
+    if exit_code != 0:
+        return f"exit {exit_code}: {tail}"
     if kind == "bad" and len(shown) != 1:
         return f"expected one bug-shown line, got {len(shown)}"
     if kind == "fixed" and (shown or len(clean) != 1):
@@ -221,13 +214,34 @@ def run_one(path: Path, kind: str, python: str) -> str:
     return ""
 
 
+def _run_batch(paths: list[Path], python: str) -> dict[str, tuple[int, str, str]]:
+    """Run programs through reports/_runner.py (torch imported once, one forked child per program)."""
+    cmd = [python, str(REPORTS / "_runner.py"), *map(str, paths)]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=_env(None), capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT * max(1, len(paths)), stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return {}
+    out = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            result = json.loads(line)
+            out[result["file"]] = (result["exit"], result["stdout"], result["stderr"])
+    return out
+
+
 def run_all(reports: list[Report], python: str, jobs: int) -> None:
+    files = [p for r in reports for p in (r.bad, r.fixed)]
+    batches = [files[i::jobs] for i in range(jobs)]
+    results: dict[str, tuple[int, str, str]] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        bad = {r.name: pool.submit(run_one, r.bad, "bad", python) for r in reports}
-        fixed = {r.name: pool.submit(run_one, r.fixed, "fixed", python) for r in reports}
-        for r in reports:
-            r.run_bad = bad[r.name].result() or "ok"
-            r.run_fixed = fixed[r.name].result() or "ok"
+        for part in pool.map(lambda batch: _run_batch(batch, python), batches):
+            results.update(part)
+    for r in reports:
+        for kind, path in (("bad", r.bad), ("fixed", r.fixed)):
+            res = results.get(str(path))
+            outcome = "did not finish" if res is None else (verdict(kind, *res) or "ok")
+            setattr(r, f"run_{kind}", outcome)
 
 
 # ---------------------------------------------------------------- (c) probe
