@@ -2,6 +2,8 @@
 
 Source: https://github.com/OmidPoursaeed/Generative_Adversarial_Perturbations/issues/4
 Shape: helper writes `.data` slices of a graph tensor (the generator's output) in nested loops; backward follows in the caller
+Note: the issue's discussion gives the failing pattern (`c.data[0] = c.data[0] * 4` on a non-leaf before the loss); the
+helper's loops follow the repository's normalize_and_scale.
 """
 
 import os

@@ -3,6 +3,7 @@
 Source: https://github.com/chr5tphr/zennit/pull/185
 Shape: helper (a canonizer's apply) writes `linear.weight.data = <value computed from bn.weight>`; the graph to bn.weight is cut;
 gradients with respect to the parameters are computed later by the caller
+Note: reconstructed from the PR description (parameters "detached from the graph/overwritten" by the merge).
 """
 
 import os

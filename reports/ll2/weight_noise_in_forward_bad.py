@@ -2,6 +2,8 @@
 
 Source: https://github.com/NVIDIA-NeMo/Speech/issues/3831
 Shape: forward of an nn.Linear subclass; `self.weight.data.add_(noise)` when training
+Note: reconstructed from the reporter's description of the approach that does not work (in-place noise on the
+weights); the thread has no code for it.
 """
 
 import os

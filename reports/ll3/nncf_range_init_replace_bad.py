@@ -3,6 +3,7 @@
 Source: https://github.com/openvinotoolkit/nncf/pull/327
 Shape: an init method (not forward) assigns `self.scale = nn.Parameter(...)`; called by a controller after the
 optimizer received model.parameters()
+Note: reconstructed from the PR description; the quantizer is a minimal stand-in.
 """
 
 import os
