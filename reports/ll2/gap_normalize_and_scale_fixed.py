@@ -1,0 +1,59 @@
+"""Generative adversarial perturbations: the per-channel rescale is an out-of-place op on the graph.
+
+Source: https://github.com/OmidPoursaeed/Generative_Adversarial_Perturbations/issues/4
+Fix: `delta_im[i, ci] = delta_im[i, ci].clone() * factor` with the norm read through `.detach()` (the current repository code)
+"""
+
+import os
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _check import clean, grads_flow  # noqa: E402
+
+mean_arr = [0.485, 0.456, 0.406]
+stddev_arr = [0.229, 0.224, 0.225]
+mag_in = 10.0
+
+
+class ResnetGenerator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1), nn.Tanh())
+
+    def forward(self, z):
+        return self.net(z)
+
+
+def normalize_and_scale(delta_im, bs):
+    delta_im = (delta_im + 1) * 0.5
+    for i in range(bs):
+        for ci in range(3):
+            l_inf_channel = delta_im[i, ci, :, :].detach().abs().max()
+            mag_in_scaled_c = mag_in / (255.0 * stddev_arr[ci])
+            delta_im[i, ci, :, :] = delta_im[i, ci, :, :].clone() * (mag_in_scaled_c / l_inf_channel)
+    return delta_im
+
+
+def reference_scale(delta_im, bs):
+    delta_im = (delta_im + 1) * 0.5
+    scale = torch.stack([torch.stack([(mag_in / (255.0 * stddev_arr[c])) / delta_im[i, c].detach().abs().max() for c in range(3)]) for i in range(bs)])
+    return delta_im * scale[:, :, None, None]
+
+
+def generator_grad(netG, noise, bs, scale_fn):
+    netG.zero_grad()
+    loss = scale_fn(netG(noise), bs).pow(2).sum()
+    loss.backward()
+    return netG.net[0].weight.grad.clone()
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    netG, noise = ResnetGenerator(), torch.rand(2, 3, 8, 8)
+    got = generator_grad(netG, noise, 2, normalize_and_scale)
+    want = generator_grad(netG, noise, 2, reference_scale)
+    clean("the generator's gradient includes the scaling", torch.allclose(got, want, rtol=1e-4, atol=1e-6) and grads_flow([netG.net[0].weight]))
