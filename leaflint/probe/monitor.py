@@ -515,7 +515,8 @@ def _record_inplace(func, tag, targets, alias, viol, grad_on, frame, real, via, 
         return
     code = _refine_code(tag, frame, via)
     leaf_err = err is not None and _is_leaf_error(err)
-    cond = bool(viol or leaf_err)
+    # the evidence is torch's own error (strict mode lets it happen; --keep-going catches it)
+    cond = leaf_err
     t = next((x for x in targets if _leafy(x)), targets[0])
     rec = {"k": "inplace", "op": _opname(func), "code": code, "codes": [code] if cond else [],
            "grad": grad_on}

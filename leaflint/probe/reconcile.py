@@ -365,8 +365,10 @@ def _refute_text(code: str, evs: list[dict]) -> str:
             why = "the tensor does not require grad"
         elif not ev.get("leaf") and not ev.get("view_of_leaf"):
             why = f"the tensor is not a leaf (grad_fn={ev.get('grad_fn')})"
+        elif ev.get("err"):
+            why = f"torch raised another error first ({ev['err'][:200]})"
         else:
-            why = "no error"
+            why = "torch did not raise the leaf error"
         return f"`{ev.get('op')}` ran on {_tensor_text(ev)}; {why}" + _where(ev)
     if kind in ("data_set", "data_inplace"):
         if code == "LL201":
