@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import itertools
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
@@ -32,6 +34,16 @@ def fuzz():
     return module
 
 
+@pytest.fixture
+def slow_clock(fuzz, monkeypatch):
+    """The harness sees a machine so slow that 100 s pass between two clock readings: a run
+    budgeted in examples does the same work anyway (a loaded CI machine must not fail it)."""
+    ticks = itertools.count(step=100.0)
+    clock = types.SimpleNamespace(**{name: getattr(time, name) for name in dir(time) if not name.startswith("_")})
+    clock.monotonic = lambda: float(next(ticks))
+    monkeypatch.setattr(fuzz, "time", clock)
+
+
 @pytest.fixture(scope="module")
 def rules():
     return select_rules(["ALL"])
@@ -42,22 +54,20 @@ def _report(stats):
 
 
 @pytest.mark.parametrize("kind, examples", [("grammar", 100), ("node", 30)])
-def test_hypothesmith_programs(fuzz, rules, kind, examples):
+def test_hypothesmith_programs(fuzz, rules, kind, examples, slow_clock):
     pytest.importorskip("hypothesmith")
     stats = fuzz.Stats()
-    start = time.monotonic()
     fuzz.run_hypothesmith(kind, examples, None, rules, stats, derandomize=True)
     assert not stats.failures, _report(stats)
     assert stats.examples >= examples
     assert stats.programs == 2 * stats.examples  # as generated, and after `import torch`
-    assert time.monotonic() - start < 60
 
 
-def test_mutated_fixtures(fuzz, rules):
+def test_mutated_fixtures(fuzz, rules, slow_clock):
     stats = fuzz.Stats()
-    fuzz.run_mutations(120, seed=20240601, rules=rules, stats=stats, budget=25)
+    fuzz.run_mutations(100, seed=20240601, rules=rules, stats=stats)
     assert not stats.failures, _report(stats)
-    assert stats.examples >= 60
+    assert stats.examples == 100
     # the mutants reach the analysis and the fixes, not just the parser
     assert stats.syntax_errors < stats.examples / 2
     assert stats.with_findings > stats.examples / 5

@@ -333,22 +333,26 @@ CONFIRM_THEN = """\
 
 def test_probe_program_killed_by_a_signal(tmp_path):
     proc = _probe(tmp_path, CONFIRM_THEN.format(after="os.kill(os.getpid(), signal.SIGKILL)"))
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == 128 + signal.SIGKILL, proc.stdout + proc.stderr  # never 0 for a killed run
     assert "killed by SIGKILL" in proc.stdout
     assert "5:5: LL101 [confirmed]" in proc.stdout
 
 
 def test_probe_program_exits_with_a_code(tmp_path):
     proc = _probe(tmp_path, CONFIRM_THEN.format(after="sys.exit(3)"))
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == 3, proc.stdout + proc.stderr  # the program's own status wins
     assert "exit status 3" in proc.stdout
     assert "5:5: LL101 [confirmed]" in proc.stdout
 
 
 def test_probe_timeout_kills_a_program_that_ignores_sigterm(tmp_path):
+    ready = str(tmp_path / "ready")
+    # The timeout counts from the ready file, written once torch is imported and the op ran.
     proc = _probe(tmp_path, CONFIRM_THEN.format(after="signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-                                                      "    time.sleep(120)"), "--timeout", "3")
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+                                                      f"    open({ready!r}, 'w').close()\n"
+                                                      "    time.sleep(600)"),
+                  "--timeout", "1", "--ready-file", ready)
+    assert proc.returncode == 124, proc.stdout + proc.stderr
     assert "timed out after" in proc.stdout
     assert "5:5: LL101 [confirmed]" in proc.stdout
 
@@ -362,7 +366,7 @@ def test_probe_events_file_cut_short(tmp_path):
             "    os.write(fd, b'{\"k\": \"op\", \"torn\": \"\\xc3')\n"
             "    os.kill(os.getpid(), signal.SIGKILL)")
     proc = _probe(tmp_path, CONFIRM_THEN.format(after=tear))
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == 128 + signal.SIGKILL, proc.stdout + proc.stderr
     assert "killed by SIGKILL" in proc.stdout
     assert "5:5: LL101 [confirmed]" in proc.stdout
     assert "Traceback" not in proc.stderr

@@ -222,6 +222,7 @@ def test_crash_and_timeout_keep_partial_results(tmp_path):
     assert "exit status 1 (uncaught RuntimeError: a leaf Variable" in proc.stdout
     assert "3:1: LL101 [confirmed]" in proc.stdout
     _write(tmp_path, "hang.py", """\
+        import sys
         import time
         import torch
         w = torch.randn(3, requires_grad=True)
@@ -229,12 +230,15 @@ def test_crash_and_timeout_keep_partial_results(tmp_path):
             w.sub_(1)
         except RuntimeError:
             pass
-        time.sleep(60)
+        open(sys.argv[1], "w").close()
+        time.sleep(600)
     """)
-    proc = _probe_cli(["--timeout", "4", "hang.py"], cwd=tmp_path)
-    assert proc.returncode == 1
+    # The clock starts at the ready file: torch's import time on a busy machine does not count.
+    ready = str(tmp_path / "ready")
+    proc = _probe_cli(["--timeout", "1", "--ready-file", ready, "hang.py", ready], cwd=tmp_path)
+    assert proc.returncode == 124, proc.stdout + proc.stderr
     assert "timed out after" in proc.stdout
-    assert "5:5: LL101 [confirmed]" in proc.stdout
+    assert "6:5: LL101 [confirmed]" in proc.stdout
 
 
 def test_keep_going_collects_every_finding(tmp_path):

@@ -69,7 +69,7 @@ def activate(directory: str, root: str, keep_going: bool = False, targets_file: 
     if "torch" in sys.modules and hasattr(sys.modules["torch"], "overrides"):
         _install_monitor()
     else:
-        hook.watch("torch", lambda module: _install_monitor())
+        hook.watch("torch", lambda module: _install_monitor(), on_start=_torch_import_started)
     if coverage and sys.version_info < (3, 12):
         if "_pytest.assertion.rewrite" in sys.modules:
             _patch_pytest(sys.modules["_pytest.assertion.rewrite"])
@@ -92,6 +92,16 @@ def _after_fork() -> None:
             f.after_fork()
 
 
+def project_root() -> str | None:
+    """The project root this process was activated with (None when not activated)."""
+    return _CONFIG.get("root")
+
+
+def _torch_import_started() -> None:
+    # A run killed while torch is still importing is told apart from one that never uses it.
+    _EVENTS.write(json.dumps({"k": "torch_import", "pid": os.getpid()}) + "\n")
+
+
 def _install_monitor() -> None:
     try:
         from leaflint.probe import monitor
@@ -112,13 +122,14 @@ class _PostImportHook(importlib.abc.MetaPathFinder):
         self._watched: dict = {}
         self._busy: set = set()
 
-    def watch(self, name: str, callback) -> None:
-        self._watched[name] = callback
+    def watch(self, name: str, callback, on_start=None) -> None:
+        self._watched[name] = (callback, on_start)
 
     def find_spec(self, name, path=None, target=None):
-        callback = self._watched.get(name)
-        if callback is None or name in self._busy:
+        watched = self._watched.get(name)
+        if watched is None or name in self._busy:
             return None
+        callback, on_start = watched
         self._busy.add(name)
         try:
             spec = importlib.util.find_spec(name)
@@ -127,6 +138,8 @@ class _PostImportHook(importlib.abc.MetaPathFinder):
         if spec is None or spec.loader is None:
             return spec
         del self._watched[name]
+        if on_start is not None:
+            on_start()
         spec.loader = _PostImportLoader(spec.loader, callback)
         return spec
 

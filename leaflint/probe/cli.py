@@ -1,7 +1,14 @@
 """``leaflint probe``: run a program under the monitor and give each finding a verdict.
 
-Exit status: 0 when nothing is confirmed or missed, 1 when something is, 2 when the
-probe itself failed (the program could not be started, the static check failed).
+Exit status (as ``coverage run``: wrapping a command never hides its failure; the table is
+in docs/probe.md):
+
+* 2: the probe could not do its job: usage or static-check error, or the program could not
+  be started (script or module not found);
+* 124: the program was killed at ``--timeout``; 128+N: it was killed by signal N, or the
+  probe itself was interrupted by signal N (130 for Ctrl-C, 143 for SIGTERM);
+* otherwise the program's own exit status when it is not 0;
+* otherwise 1 when a finding is confirmed or missed, else 0.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from typing import Optional
 
 import click
 
-_VALUE_OPTIONS = {"--root", "--timeout", "--output-format", "--select", "-o", "--output-file"}
+_VALUE_OPTIONS = {"--root", "--timeout", "--ready-file", "--output-format", "--select", "-o", "--output-file"}
 _FLAG_OPTIONS = {"--keep-going", "-h", "--help"}
 
 
@@ -62,9 +69,14 @@ class _ProbeCommand(click.Command):
 )
 @click.option("-m", "--module", "module", default=None, metavar="MODULE",
               help="Run a module as `python -m MODULE ARGS...` (e.g. -m pytest -q tests).")
-@click.option("--root", default=".", show_default=True, type=click.Path(exists=True, file_okay=False),
-              help="Project root: checked statically, and frames under it are the user's code.")
-@click.option("--timeout", type=float, default=None, help="Kill the program after this many seconds.")
+@click.option("--root", default=".", show_default=True, type=click.Path(exists=True),
+              help="Project root (a directory or one file): checked statically, and frames in it are "
+                   "the user's code.")
+@click.option("--timeout", type=float, default=None,
+              help="Stop the program after this many seconds (SIGTERM, then SIGKILL); exit status 124.")
+@click.option("--ready-file", type=click.Path(dir_okay=False), default=None,
+              help="Start the --timeout clock when this file exists (the program creates it once "
+                   "set up), so start-up on a slow machine does not count.")
 @click.option("--keep-going", is_flag=True,
               help="Re-run a failing in-place op on a leaf under no_grad so one run collects every finding. "
                    "Changes outcomes: code (and tests) that expect the error will not get it.")
@@ -74,7 +86,8 @@ class _ProbeCommand(click.Command):
               help="Write the report to this file instead of stdout.")
 @click.argument("script_and_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def probe(ctx, module: Optional[str], root: str, timeout: Optional[float], keep_going: bool,
+def probe(ctx, module: Optional[str], root: str, timeout: Optional[float], ready_file: Optional[str],
+          keep_going: bool,
           output_format: str, select: tuple[str, ...], output_file: Optional[str],
           script_and_args: tuple[str, ...]) -> None:
     """Run SCRIPT [ARGS]... (or -m MODULE [ARGS]...) under autograd monitoring and mark
@@ -88,7 +101,8 @@ def probe(ctx, module: Optional[str], root: str, timeout: Optional[float], keep_
     else:
         raise click.UsageError("give a SCRIPT or -m MODULE to run")
     code = run_probe(target, args, is_module=is_module, root=root, timeout=timeout, keep_going=keep_going,
-                     output_format=output_format, select=_split(select) or None, output_file=output_file)
+                     output_format=output_format, select=_split(select) or None, output_file=output_file,
+                     ready_file=ready_file)
     ctx.exit(code)
 
 
@@ -119,7 +133,7 @@ def targets_of(findings, cwd: Optional[str] = None) -> dict[str, list[int]]:
 
 def run_probe(target: str, args: list[str], *, is_module: bool, root: str, timeout: Optional[float],
               keep_going: bool, output_format: str, select: Optional[list[str]],
-              output_file: Optional[str]) -> int:
+              output_file: Optional[str], ready_file: Optional[str] = None) -> int:
     from leaflint.probe import reconcile, report, runner
 
     try:
@@ -132,15 +146,18 @@ def run_probe(target: str, args: list[str], *, is_module: bool, root: str, timeo
     # In JSON mode the program's stdout must not mix with the report.
     stdout = sys.stderr if output_format == "json" and not output_file else None
     run = runner.run(target, args, module=is_module, root=root, timeout=timeout, keep_going=keep_going,
-                     targets=targets_of(static.findings), stdout=stdout)
-    if run.launch_error:
+                     targets=targets_of(static.findings), stdout=stdout, ready_file=ready_file)
+    if run.not_started:
         click.echo(f"leaflint probe: {run.status_text()}", err=True)
-        return 2
-    result = reconcile.reconcile(static.findings, run.events, run.coverage, enabled_codes=enabled)
+        return runner.NOT_STARTED_STATUS
+    coverage_known = not any(str(e.get("what", "")).startswith("coverage:") for e in run.probe_errors)
+    result = reconcile.reconcile(static.findings, run.events, run.coverage, enabled_codes=enabled,
+                                 coverage_known=coverage_known)
     if output_format == "json":
         text = report.render_json(result)
-        for line in report.run_summary(run):
-            click.echo(line, err=True)
+        for line in report.run_summary(run) + [report.left_out_line(result) or ""]:
+            if line:
+                click.echo(line, err=True)
     else:
         text = report.render_text(result, run)
     if output_file:
@@ -148,8 +165,21 @@ def run_probe(target: str, args: list[str], *, is_module: bool, root: str, timeo
             fh.write(text)
     else:
         click.echo(text, nl=False)
-    if not run.processes and not run.events:
+    if run.importing_torch:
+        click.echo("leaflint probe: warning: the program was stopped while importing torch; nothing was "
+                   "monitored", err=True)
+    elif not run.processes:
         click.echo("leaflint probe: warning: the program never imported torch; nothing was monitored", err=True)
+    return exit_status(run, result)
+
+
+def exit_status(run, result) -> int:
+    """The probe's exit status (module docstring): how the program ended comes first."""
+    from leaflint.probe import reconcile
+
+    status = run.exit_status()
+    if status != 0:
+        return status
     counts = result.counts()
     return 1 if counts[reconcile.CONFIRMED] or counts[reconcile.MISSED] else 0
 

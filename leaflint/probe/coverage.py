@@ -1,6 +1,7 @@
 """Line coverage for not-reached verdicts (no torch).
 
-Each first-seen line is appended at once to ``lines-<pid>.txt`` so forked workers and
+Line 0 of a file means "its module code started running" (the file was executed at least in
+part): files never started are out of the run's scope. Each first-seen line is appended at once to ``lines-<pid>.txt`` so forked workers and
 crashes keep it. Only files under the project root count, and when the parent passed
 target lines (the lines static findings sit on) only those lines are recorded.
 
@@ -56,6 +57,12 @@ class LineCoverage:
         self._code_lines[code] = result
         return result
 
+    def _module_started(self, code) -> None:
+        if code.co_name == "<module>":
+            real = self.project.realpath(code.co_filename)
+            if real is not None and (self.targets is None or real in self.targets):
+                self._record(real, 0)
+
     def _record(self, real: str, line: int) -> None:
         key = (real, line)
         if key not in self.seen:
@@ -66,6 +73,7 @@ class LineCoverage:
     def _global_trace(self, frame, event, arg):
         if event != "call":
             return None
+        self._module_started(frame.f_code)
         info = self._lines_for(frame.f_code)
         if info is None:
             return None
@@ -114,7 +122,10 @@ class LineCoverage:
         lines_for = self._lines_for
         record = self._record
 
+        started = self._module_started
+
         def on_line(code, line):
+            started(code)
             info = lines_for(code)
             if info is not None and line in info[1]:
                 record(info[0], line)
@@ -213,7 +224,8 @@ def instrument(tree: ast.Module, real: str, lines: set[int]) -> ast.Module:
     for node in ast.walk(imp):
         node.lineno = node.end_lineno = anchor.lineno if anchor is not None else 1
         node.col_offset = node.end_col_offset = 0
-    tree.body = body[:head] + [imp] + rest
+    started = _hit_stmt(anchor if anchor is not None else imp, real, [0])  # the module started
+    tree.body = body[:head] + [imp, started] + rest
     ast.fix_missing_locations(tree)
     return tree
 

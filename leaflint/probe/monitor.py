@@ -10,8 +10,13 @@ Kinds and the rule codes they bear on:
 ``data_set``     ``t.data = v``: LL201/LL202.
 ``data_inplace`` an in-place op on the result of ``t.data``: LL201/LL202.
 ``data_harm``    a later ``backward()`` used a tensor saved before such a write: LL201.
-``data_get``     ``p.data`` read: LL203 when ``p`` requires grad, inside forward, grad on.
-``param_set``    a Parameter registered on a module: LL301 when it replaces one in forward.
+``data_get``     ``p.data`` read (an observation; ``fwd_read`` when ``p`` requires grad, inside
+                 forward, grad on: the result is then followed through the ops it feeds).
+``data_flow``    such a value first fed an op whose output is in a graph (an observation).
+``data_cut``     a ``backward()`` ran through that op: the parameter got no gradient through
+                 this use: LL203.
+``param_set``    a Parameter registered on a module: LL301 when it replaces a trainable one in
+                 forward with a value computed by a graph (whose producers are cut off).
 ``module_set``   a module with parameters assigned to an attribute: LL302 in forward.
 ``param_assign`` a plain tensor assigned over a Parameter slot (TypeError): LL303.
 ``opt_step``     an optimizer stepped a Parameter replaced in forward whose grad is None.
@@ -43,6 +48,10 @@ from torch.utils.weak import WeakIdKeyDictionary
 from leaflint.model.torchapi import METADATA_ATTRIBUTES
 from leaflint.probe.events import AppendFile, dumps
 from leaflint.probe.project import Project
+
+# pytest leaves this module's frames out of the tracebacks it shows (the user's error
+# happens in the user's line; the handler only passes it through).
+__tracebackhide__ = True
 
 _OVERRIDES_FILE = os.path.realpath(torch.overrides.__file__)
 _MODULE_FILE = os.path.realpath(nn.modules.module.__file__)
@@ -83,6 +92,9 @@ class _State:
         self.param_origin = WeakIdKeyDictionary()  # new Parameter -> (grad_fn name, leaf names)
         self.replaced = WeakIdKeyDictionary()  # old Parameter -> location dict of the replacement
         self.pending_writes: list[dict] = []  # .data writes waiting for the next backward
+        self.taint = WeakIdKeyDictionary()  # value derived from a .data read in forward -> read
+        self.any_taint = False
+        self.consumers: dict = {}  # (sequence_nr, node type) of graph nodes fed a tainted value -> read
         self.seq_probe = None
         self.proc_written = False
         self.lock = threading.RLock()
@@ -323,37 +335,46 @@ def _classify(func):
 
 class ProbeMode(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        cache = _FUNC_CACHE
-        try:
-            tag = cache.get(func, _MISS)
-        except TypeError:  # unhashable callable
+        result = _handle(func, args, kwargs)
+        if _STATE.any_taint:
+            _follow_taint(args, kwargs, result)
+        return result
+
+
+def _handle(func, args, kwargs):
+    cache = _FUNC_CACHE
+    try:
+        tag = cache.get(func, _MISS)
+    except TypeError:  # unhashable callable
+        tag = _classify(func)
+    else:
+        if tag is _MISS:
             tag = _classify(func)
-        else:
-            if tag is _MISS:
-                tag = _classify(func)
-                try:
-                    cache[func] = tag
-                except TypeError:
-                    pass
-        if tag is None:
-            if kwargs:
-                if "out" in kwargs and kwargs["out"] is not None:
-                    return _inplace(func, args, kwargs, "LL104")
-                if kwargs.get("inplace") is True:
-                    return _inplace(func, args, kwargs, "LL105")
-                return func(*args, **kwargs)
-            return func(*args)
-        if kwargs is None:
-            kwargs = {}
-        if tag == "data_get":
-            return _data_get(func, args, kwargs)
-        if tag == "data_set":
-            return _data_set(func, args, kwargs)
-        if tag == "backward":
-            if _STATE.pending_writes:
-                _check_pending(args, kwargs)
+            try:
+                cache[func] = tag
+            except TypeError:
+                pass
+    if tag is None:
+        if kwargs:
+            if "out" in kwargs and kwargs["out"] is not None:
+                return _inplace(func, args, kwargs, "LL104")
+            if kwargs.get("inplace") is True:
+                return _inplace(func, args, kwargs, "LL105")
             return func(*args, **kwargs)
-        return _inplace(func, args, kwargs, tag)
+        return func(*args)
+    if kwargs is None:
+        kwargs = {}
+    if tag == "data_get":
+        return _data_get(func, args, kwargs)
+    if tag == "data_set":
+        return _data_set(func, args, kwargs)
+    if tag == "backward":
+        if _STATE.pending_writes:
+            _check_pending(args, kwargs)
+        if _STATE.consumers:
+            return _backward_through_reads(func, args, kwargs)
+        return func(*args, **kwargs)
+    return _inplace(func, args, kwargs, tag)
 
 
 _FUNC_CACHE: dict = {}
@@ -403,7 +424,7 @@ def _inplace_pre(func, args, kwargs, tag):
         )
     else:
         viol = grad_on and any(_leafy(t) for t in targets)
-    caller = sys._getframe(3)
+    caller = sys._getframe(4)
     if not viol and alias is None:
         # Observation for refutation: only ops the user's code called directly.
         code = caller.f_code
@@ -494,7 +515,8 @@ def _record_inplace(func, tag, targets, alias, viol, grad_on, frame, real, via, 
         return
     code = _refine_code(tag, frame, via)
     leaf_err = err is not None and _is_leaf_error(err)
-    cond = bool(viol or leaf_err)
+    # the evidence is torch's own error (strict mode lets it happen; --keep-going catches it)
+    cond = leaf_err
     t = next((x for x in targets if _leafy(x)), targets[0])
     rec = {"k": "inplace", "op": _opname(func), "code": code, "codes": [code] if cond else [],
            "grad": grad_on}
@@ -552,7 +574,7 @@ def _data_get(func, args, kwargs):
         if isinstance(result, torch.Tensor) and isinstance(t, torch.Tensor):
             st.data_alias[result] = t
             if t.requires_grad and t.is_leaf:
-                caller = sys._getframe(2)
+                caller = sys._getframe(3)
                 frame, real, via = _find_user_frame(caller)
                 if frame is not None and via is None:
                     stack = st.fwd_stack()
@@ -560,19 +582,28 @@ def _data_get(func, args, kwargs):
                     nxt = _next_attr(frame.f_code, frame.f_lasti) or ""
                     # metadata, a stop-gradient, or a write through .data (LL201/LL202, not a read)
                     metadata = nxt in _METADATA or nxt.endswith("_")
-                    cond = bool(stack) and grad_on and not metadata
-                    key = ("data_get", frame.f_code, frame.f_lasti, cond)
+                    fwd_read = bool(stack) and grad_on and not metadata
+                    key = ("data_get", frame.f_code, frame.f_lasti, fwd_read)
+                    loc = None
                     if key not in st.written:
-                        rec = {"k": "data_get", "op": ".data", "code": "LL203",
-                               "codes": ["LL203"] if cond else [], "grad": grad_on}
+                        loc = _loc(frame, real)
+                        rec = {"k": "data_get", "op": ".data", "code": "LL203", "codes": [],
+                               "grad": grad_on, "fwd_read": fwd_read}
                         if metadata:
                             rec["metadata"] = _next_attr(frame.f_code, frame.f_lasti)
-                        rec.update(_loc(frame, real))
+                        rec.update(loc)
                         rec.update(_describe(t))
                         fwd = _fwd_desc()
                         if fwd:
                             rec["fwd"] = fwd
                         _emit(rec, key)
+                    cut_key = ("data_cut", frame.f_code, frame.f_lasti)
+                    if fwd_read and cut_key not in st.written:
+                        # Follow the value: harm needs it to reach a backpropagated graph.
+                        st.taint[result] = {"key": cut_key, "loc": loc or _loc(frame, real),
+                                            "param": weakref.ref(t), "desc": _describe(t),
+                                            "fwd": _fwd_desc()}
+                        st.any_taint = True
     except Exception:
         pass
     return result
@@ -584,7 +615,7 @@ def _data_set(func, args, kwargs):
     info = None
     try:
         if isinstance(t, torch.Tensor):
-            caller = sys._getframe(2)
+            caller = sys._getframe(3)
             frame, real, via = _find_user_frame(caller)
             if frame is not None:
                 old_ptr = _storage_ptr(t)
@@ -607,6 +638,133 @@ def _data_set(func, args, kwargs):
             )
         except Exception:
             pass
+    return result
+
+
+# ---------------------------------------------------------------------------------
+# LL203: where a value read through `.data` in forward goes
+
+
+_CONSUMERS_MAX = 4096
+
+
+def _tensors_in(values):
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            yield v
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                if isinstance(x, torch.Tensor):
+                    yield x
+
+
+def _follow_taint(args, kwargs, result) -> None:
+    """An op took a value derived from a ``.data`` read in forward: an output in a graph
+    records its node as a consumer of the read (a constant there: the parameter gets no
+    gradient through it); an output outside any graph carries the read on."""
+    st = _STATE
+    try:
+        taint = st.taint
+        if not taint:
+            st.any_taint = False
+            return
+        read = None
+        for t in _tensors_in(args):
+            read = taint.get(t)
+            if read is not None:
+                break
+        if read is None and kwargs:
+            for t in _tensors_in(kwargs.values()):
+                read = taint.get(t)
+                if read is not None:
+                    break
+        if read is None:
+            return
+        outs = result if isinstance(result, (list, tuple)) else (result,)
+        for out in outs:
+            if not isinstance(out, torch.Tensor):
+                continue
+            node = out.grad_fn
+            if node is None:
+                taint[out] = read
+                continue
+            st.consumers[(node._sequence_nr(), type(node).__name__)] = read
+            if len(st.consumers) > _CONSUMERS_MAX:
+                for key in list(st.consumers)[: _CONSUMERS_MAX // 4]:
+                    del st.consumers[key]
+            if "flowed" not in read:
+                read["flowed"] = type(node).__name__
+                rec = {"k": "data_flow", "op": ".data", "code": "LL203", "codes": [],
+                       "consumer": type(node).__name__}
+                rec.update(read["loc"])
+                rec.update(read["desc"])
+                if read.get("fwd"):
+                    rec["fwd"] = read["fwd"]
+                _emit(rec, ("data_flow",) + read["key"][1:])
+    except Exception:  # never break the program
+        pass
+
+
+def _graph_reads(args, kwargs) -> list:
+    """(read, consumer node name) for each followed ``.data`` read whose consumer node is in
+    the graph about to be backpropagated."""
+    st = _STATE
+    roots = []
+    for value in list(args[:1]) + [kwargs.get("tensors"), kwargs.get("outputs")]:
+        roots.extend(_tensors_in((value,)))
+    todo = [r.grad_fn for r in roots if r.grad_fn is not None]
+    found = {}
+    seen = set()
+    count = 0
+    consumers = st.consumers
+    with torch._C.DisableTorchFunction():
+        while todo and count < 20000:
+            node = todo.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            count += 1
+            try:
+                read = consumers.get((node._sequence_nr(), type(node).__name__))
+            except Exception:
+                read = None
+            if read is not None and read["key"] not in found and read["key"] not in st.written:
+                found[read["key"]] = (read, type(node).__name__)
+            for nxt, _ in node.next_functions:
+                if nxt is not None:
+                    todo.append(nxt)
+    return list(found.values())
+
+
+def _backward_through_reads(func, args, kwargs):
+    st = _STATE
+    try:
+        reached = _graph_reads(args, kwargs)
+        bframe, breal, _ = _find_user_frame(sys._getframe(3))
+        bloc = _loc(bframe, breal) if bframe is not None else None
+    except Exception:
+        reached, bloc = [], None
+    result = func(*args, **kwargs)
+    accumulates = getattr(func, "__name__", "") == "backward"
+    for read, consumer in reached:
+        try:
+            rec = {"k": "data_cut", "op": ".data", "code": "LL203", "codes": ["LL203"],
+                   "consumer": consumer}
+            rec.update(read["loc"])
+            rec.update(read["desc"])
+            if bloc is not None:
+                rec["backward_at"] = bloc
+            param = read["param"]()
+            if accumulates and param is not None:
+                rec["param_grad"] = "none" if param.grad is None else "other_uses"
+            if read.get("fwd"):
+                rec["fwd"] = read["fwd"]
+            _emit(rec, read["key"])
+        except Exception:
+            pass
+    # A confirmed read site is not followed any further.
+    with st.lock:
+        st.consumers = {k: r for k, r in st.consumers.items() if r["key"] not in st.written}
     return result
 
 
@@ -732,7 +890,7 @@ def _check_pending(args, kwargs):
         nodes = [r.grad_fn for r in roots if r.grad_fn is not None]
         if not nodes:
             return
-        caller = sys._getframe(2)
+        caller = sys._getframe(3)
         bframe, breal, _ = _find_user_frame(caller)
         bloc = _loc(bframe, breal) if bframe is not None else None
         seen = set()
@@ -826,7 +984,10 @@ def _param_hook(module, name, param):
             origin_graph = st.param_origin.get(param) if isinstance(param, torch.Tensor) else None
             trainable = bool(getattr(old, "requires_grad", False) or origin_graph)
             cond = in_fwd and replaced and trainable
-            key = ("param_set", frame.f_code, frame.f_lasti, cond)
+            # confirmed here when the new value's producers are cut off; a plain new leaf is
+            # confirmed later, by the optimizer stepping the replaced Parameter (opt_step)
+            harm = cond and bool(origin_graph)
+            key = ("param_set", frame.f_code, frame.f_lasti, cond, harm)
             loc = _loc(frame, real)
             if cond and isinstance(old, torch.Tensor):
                 st.replaced[old] = {"loc": loc, "name": f"{type(module).__name__}.{name}",
@@ -836,7 +997,7 @@ def _param_hook(module, name, param):
             if not cond and via is not None:
                 return None  # nn.Linear(...) registering its own weight in __init__
             rec = {"k": "param_set", "op": "Parameter assigned", "code": "LL301",
-                   "codes": ["LL301"] if cond else [], "param": f"{type(module).__name__}.{name}",
+                   "codes": ["LL301"] if harm else [], "param": f"{type(module).__name__}.{name}",
                    "path": _module_path(module), "replaced": replaced, "trainable": trainable}
             rec.update(loc)
             fwd = _fwd_desc()
@@ -1036,6 +1197,8 @@ def install(events: AppendFile, root: str, keep_going: bool = False) -> None:
     if _STATE is not None:
         return
     _STATE = _State(events, Project(root), keep_going)
+    _STATE.proc_written = True
+    events.write(dumps(_proc_record()))  # this process is monitored, whether or not events follow
     if os.environ.get("TORCH_COMPILE_DISABLE") == "1" and "torch._dynamo.config" in sys.modules:
         try:
             sys.modules["torch._dynamo.config"].disable = True  # imported before the env was set
@@ -1063,3 +1226,4 @@ def _after_fork():
     st.lock = threading.RLock()
     st.proc_written = False
     st.pending_writes = []
+    st.consumers = {}

@@ -22,6 +22,8 @@ class Project:
 
     def __init__(self, root: str):
         self.root = os.path.realpath(root)
+        # a file as the root: that file is the project
+        self._root_file = self.root if os.path.isfile(self.root) else None
         self._root_sep = self.root.rstrip(os.sep) + os.sep
         self._prefixes = [p for p in _prefixes() if not self._root_sep.startswith(p)]
         self._cache: dict[str, str | None] = {}
@@ -35,7 +37,9 @@ class Project:
         result = None
         if filename and not filename.startswith("<"):
             real = os.path.realpath(filename)
-            if (
+            if self._root_file is not None:
+                result = real if real == self._root_file else None
+            elif (
                 real.startswith(self._root_sep)
                 and not any(part in real for part in _EXCLUDED_PARTS)
                 and not real.startswith(_PROBE_DIR + os.sep)

@@ -5,9 +5,11 @@ Every static finding gets one verdict:
 * ``confirmed``: an event happened at the finding's span with the rule's condition true;
 * ``refuted``: the line ran and the condition was false every time (grad mode off, not a
   leaf, no requires_grad, not inside forward, no graph held the tensor ...);
-* ``not-reached``: the line never ran in any monitored process.
+* ``not-reached``: the line never ran in any monitored process, in a file the run executed
+  at least in part. Findings in files the run never started are left out (and counted).
 
-Runtime events whose condition held and that no finding covers are ``missed``.
+Runtime events whose condition held and that no finding covers are ``missed``. What the
+condition is, per rule, is a claim about harm (docs/probe.md, "What each verdict means").
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ KINDS = {
     "LL105": {"inplace"}, "LL106": {"inplace"},
     "LL201": {"data_set", "data_inplace", "data_harm"},
     "LL202": {"data_set", "data_inplace", "data_harm"},
-    "LL203": {"data_get"},
+    "LL203": {"data_get", "data_flow", "data_cut"},
     "LL301": {"param_set", "opt_step"},
     "LL302": {"module_set"},
     "LL303": {"param_assign"},
@@ -83,6 +85,8 @@ class Reconciled:
     verdicts: list[Verdict]
     missed: list[Verdict]
     outside_root: int = 0
+    left_out: int = 0  # findings in files the run never executed
+    left_out_files: int = 0
 
     def counts(self) -> dict[str, int]:
         out = {CONFIRMED: 0, REFUTED: 0, NOT_REACHED: 0, MISSED: len(self.missed)}
@@ -138,13 +142,21 @@ def reconcile(findings: Iterable[Finding], events: list[dict], coverage: set[tup
             outside += 1
             continue
         by_file.setdefault(ev["file"], []).append(ev)
+    # Files the run executed at least in part: line 0 is "the module started" (coverage).
+    executed = {real for real, _ in coverage} | set(by_file)
 
     verdicts = []
+    left_out: set = set()
+    n_left_out = 0
     for f in findings:
         kinds = KINDS.get(f.code)
         real = _real(f.filename, cwd)
         if kinds is None:
             continue  # diagnostics (LL001...) are not probe subjects
+        if coverage_known and f.cell is None and real not in executed:
+            n_left_out += 1
+            left_out.add(real)
+            continue
         if f.cell is not None or not real.endswith(".py"):
             verdicts.append(Verdict(f, NOT_REACHED, "not probed: the probe runs Python files, not notebook cells"))
             continue
@@ -175,7 +187,7 @@ def reconcile(findings: Iterable[Finding], events: list[dict], coverage: set[tup
                           location=Position(ev.get("line") or 1, ev.get("col") or 1),
                           end_location=Position(ev.get("eline") or ev.get("line") or 1, ev.get("ecol") or 1))
         missed.append(Verdict(finding, MISSED, _confirm_text(code, [ev] + _related(ev, events)), [ev]))
-    return Reconciled(verdicts, missed, outside)
+    return Reconciled(verdicts, missed, outside, n_left_out, len(left_out))
 
 
 _ALL_KINDS = set().union(*KINDS.values())
@@ -308,9 +320,12 @@ def _confirm_text(code: str, hits: list[dict]) -> str:
         if code == "LL202" and not harm and not why:
             parts.append("autograd's version counter is bypassed (use `with torch.no_grad(): x.copy_(y)`)")
         return "; ".join(parts) + _where(write)
-    if kind == "data_get":
-        return (f"`.data` of {_tensor_text(ev)} read inside forward with grad mode on: "
-                f"the parameter gets no gradient through this use") + _where(ev)
+    if kind == "data_cut":
+        grad = {"none": "; its grad is None after the backward",
+                "other_uses": "; it got a gradient only through its other uses"}.get(ev.get("param_grad"), "")
+        return (f"`.data` of {_tensor_text(ev)} read inside forward fed {ev.get('consumer')} in the graph that "
+                f"the backward at {_loc_text(ev.get('backward_at'))} ran through: the parameter got no gradient "
+                f"through this use{grad}") + _where(ev)
     if kind in ("param_set", "opt_step"):
         setter = next((h for h in hits if h.get("k") == "param_set"), None)
         step = next((h for h in hits if h.get("k") == "opt_step"), None)
@@ -350,8 +365,10 @@ def _refute_text(code: str, evs: list[dict]) -> str:
             why = "the tensor does not require grad"
         elif not ev.get("leaf") and not ev.get("view_of_leaf"):
             why = f"the tensor is not a leaf (grad_fn={ev.get('grad_fn')})"
+        elif ev.get("err"):
+            why = f"torch raised another error first ({ev['err'][:200]})"
         else:
-            why = "no error"
+            why = "torch did not raise the leaf error"
         return f"`{ev.get('op')}` ran on {_tensor_text(ev)}; {why}" + _where(ev)
     if kind in ("data_set", "data_inplace"):
         if code == "LL201":
@@ -365,7 +382,16 @@ def _refute_text(code: str, evs: list[dict]) -> str:
             return f"the write ran on {_tensor_text(ev)}: " + ", ".join(why) + _where(ev)
         why = "grad mode was off" if not ev.get("grad") else "the tensor does not require grad"
         return f"the write ran on {_tensor_text(ev)}; {why}" + _where(ev)
-    if kind == "data_get":
+    if kind in ("data_get", "data_flow"):
+        flow = next((e for e in evs if e.get("k") == "data_flow"), None)
+        if flow is not None:
+            return (f"`.data` of {_tensor_text(flow)} was read inside forward and fed {flow.get('consumer')}, "
+                    f"but no backward() ran through that graph") + _where(flow)
+        read = next((e for e in evs if e.get("fwd_read")), None)
+        if read is not None:
+            return (f"`.data` of {_tensor_text(read)} was read inside forward, but the value never reached a "
+                    f"computation autograd records (it only fed no-grad uses: a write back through `.data`, "
+                    f"a kept copy ...): no gradient was lost") + _where(read)
         if ev.get("metadata"):
             why = f"only for its metadata (`.data.{ev['metadata']}`)"
         else:
@@ -377,6 +403,10 @@ def _refute_text(code: str, evs: list[dict]) -> str:
         if ev.get("replaced") and not ev.get("trainable", True):
             return (f"Parameter `{ev.get('param')}` was replaced in forward, but neither it nor the new one "
                     f"requires grad (a fixed table)") + _where(ev)
+        if ev.get("replaced"):
+            return (f"forward replaced Parameter `{ev.get('param')}` with a new leaf, but the new value carried "
+                    f"no graph and no optimizer stepped the replaced Parameter in this run: no lost gradient "
+                    f"was observed") + _where(ev)
         return f"Parameter `{ev.get('param')}` was registered in forward but replaced nothing" + _where(ev)
     if kind == "module_set":
         return f"the {ev.get('module_type')} assigned in forward owns no trainable parameters" + _where(ev)

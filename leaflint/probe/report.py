@@ -47,7 +47,19 @@ def render_text(result: Reconciled, run=None) -> str:
     c = result.counts()
     out.append(f"{c[CONFIRMED]} confirmed, {c[REFUTED]} refuted, {c[NOT_REACHED]} not reached, "
                f"{c[MISSED]} missed")
+    line = left_out_line(result)
+    if line:
+        out.append(line)
     return "\n".join(out) + "\n"
+
+
+def left_out_line(result: Reconciled) -> str | None:
+    """How many findings sat in files the run never executed (not given a verdict)."""
+    if not result.left_out:
+        return None
+    n, files = result.left_out, result.left_out_files
+    return (f"{n} finding{'s' if n != 1 else ''} in {files} file{'s' if files != 1 else ''} the run never "
+            f"executed left out (run them, or narrow --root)")
 
 
 def _verdict_lines(v) -> list[str]:

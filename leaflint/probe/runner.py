@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -28,12 +30,17 @@ _CHILD_BOOT = (
 )
 
 
+# Exit statuses of a run that did not complete (the shell's conventions: GNU `timeout`, 128+N).
+TIMEOUT_STATUS = 124
+NOT_STARTED_STATUS = 2
+
+
 @dataclass
 class RunResult:
     command: list[str]
     returncode: int | None
     timed_out: bool = False
-    interrupted: bool = False
+    interrupted: int | None = None  # the signal the probe itself received (SIGINT, SIGTERM)
     duration: float = 0.0
     events: list[dict] = field(default_factory=list)
     coverage: set = field(default_factory=set)
@@ -53,28 +60,67 @@ class RunResult:
     def probe_errors(self) -> list[dict]:
         return [e for e in self.events if e.get("k") == "probe_error"]
 
-    def status_text(self) -> str:
+    @property
+    def not_started(self) -> str | None:
+        """Why the program could not be started (launch failure, script or module not found)."""
         if self.launch_error:
-            return f"could not start: {self.launch_error}"
+            return self.launch_error
+        rec = self.exit_record
+        if rec is not None and rec.get("how") == "not_started":
+            return rec.get("error") or "the program could not be started"
+        return None
+
+    @property
+    def importing_torch(self) -> bool:
+        """A process had started importing torch but no monitor was installed yet."""
+        return any(e.get("k") == "torch_import" for e in self.events) and not self.processes
+
+    @property
+    def completed(self) -> bool:
+        """The program ran to its own end (an exit status of its own, not a kill)."""
+        return (not self.timed_out and self.interrupted is None and self.returncode is not None
+                and self.returncode >= 0)
+
+    def exit_status(self) -> int:
+        """The program's part of the probe's exit status (see docs/probe.md, "Exit status")."""
+        if self.not_started:
+            return NOT_STARTED_STATUS
+        if self.timed_out:
+            return TIMEOUT_STATUS
+        if self.interrupted is not None:
+            return 128 + self.interrupted
+        rc = self.returncode
+        if rc is None:
+            return 1
+        if rc < 0:
+            return 128 - rc
+        return rc
+
+    def status_text(self) -> str:
+        if self.not_started:
+            return f"could not start: {self.not_started}"
         if self.timed_out:
             return f"timed out after {self.duration:.0f}s (killed)"
-        if self.interrupted:
-            return "interrupted"
+        if self.interrupted is not None:
+            return f"interrupted by {_signal_name(self.interrupted)} (the program was stopped)"
         rc = self.returncode
         if rc is None:
             return "unknown exit status"
         if rc < 0:
-            try:
-                name = signal.Signals(-rc).name
-            except ValueError:
-                name = f"signal {-rc}"
-            return f"killed by {name}"
+            return f"killed by {_signal_name(-rc)}"
         text = f"exit status {rc}"
         rec = self.exit_record
         if rec and rec.get("exception"):
             where = f" at {rec['where']}" if rec.get("where") else ""
             text += f" (uncaught {rec['exception'].splitlines()[0][:300]}{where})"
         return text
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
 
 
 def probe_env(events_dir: str, root: str, keep_going: bool, targets_file: str | None,
@@ -105,8 +151,16 @@ def write_targets(directory: str, targets: dict[str, list[int]] | None) -> str |
 def run(target: str, args: list[str], *, module: bool = False, root: str = ".",
         timeout: float | None = None, keep_going: bool = False,
         targets: dict[str, list[int]] | None = None, stdout=None, stderr=None,
-        events_dir: str | None = None, python: str | None = None) -> RunResult:
-    """Run ``python SCRIPT ARGS`` or ``python -m MODULE ARGS`` under the probe."""
+        events_dir: str | None = None, python: str | None = None,
+        ready_file: str | None = None, grace: float = 5.0) -> RunResult:
+    """Run ``python SCRIPT ARGS`` or ``python -m MODULE ARGS`` under the probe.
+
+    ``timeout`` counts from the start, or from the moment ``ready_file`` exists when one is
+    given (the program writes it when it is ready: start-up, imports and data loading are
+    then not counted). At the timeout, or when this process gets SIGINT or SIGTERM, the
+    program's process group gets that signal (SIGTERM for a timeout), then SIGKILL after
+    ``grace`` seconds; the events written until then are read back either way.
+    """
     own_dir = events_dir is None
     if own_dir:
         events_dir = tempfile.mkdtemp(prefix="leaflint-probe-")
@@ -125,21 +179,65 @@ def run(target: str, args: list[str], *, module: bool = False, root: str = ".",
     except OSError as exc:
         result.launch_error = str(exc)
         return result
-    try:
-        result.returncode = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        result.timed_out = True
-        _stop(proc)
-    except KeyboardInterrupt:
-        result.interrupted = True
-        _stop(proc, first=signal.SIGINT)
-    finally:
-        result.duration = time.monotonic() - start
+    with _signals_as_exceptions():
+        try:
+            result.returncode = _wait(proc, timeout, ready_file)
+        except subprocess.TimeoutExpired:
+            result.timed_out = True
+            _stop(proc, grace=grace)
+        except _Stopped as stop:
+            result.interrupted = stop.signum
+            _stop(proc, first=stop.signum, grace=grace)
+        finally:
+            result.duration = time.monotonic() - start
     if result.returncode is None and proc.returncode is not None:
         result.returncode = proc.returncode
     result.events = read_events(events_dir)
     result.coverage = read_coverage(events_dir)
     return result
+
+
+def _wait(proc: subprocess.Popen, timeout: float | None, ready_file: str | None) -> int:
+    """The program's return code; TimeoutExpired ``timeout`` seconds after the clock started."""
+    if timeout is None:
+        return proc.wait()
+    if ready_file is None:
+        return proc.wait(timeout=timeout)
+    while not os.path.exists(ready_file):
+        try:
+            return proc.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.wait(timeout=timeout)
+
+
+class _Stopped(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_as_exceptions():
+    """SIGINT and SIGTERM sent to the probe stop the wait (to forward them and report)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Stopped(signum)
+
+    saved = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            saved[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):
+            continue
+    try:
+        yield
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)
 
 
 def _stop(proc: subprocess.Popen, first: int = signal.SIGTERM, grace: float = 5.0) -> None:
@@ -153,4 +251,6 @@ def _stop(proc: subprocess.Popen, first: int = signal.SIGTERM, grace: float = 5.
             proc.wait(timeout=grace)
             return
         except subprocess.TimeoutExpired:
+            continue
+        except _Stopped:  # a second Ctrl-C: kill now
             continue

@@ -1,0 +1,332 @@
+"""`leaflint probe` as users run it (issue 12): the exit-status contract, a killed run's events,
+the user's frames, the run's scope, verdicts that claim harm, and no clock that depends on the
+machine's speed (every timeout starts at a readiness file the program writes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("torch")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def _probe(args, cwd, timeout=300):
+    return subprocess.run([sys.executable, "-m", "leaflint.probe.cli", *args], cwd=cwd, env=_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _write(path, text):
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+HANG = """\
+    import sys
+    import time
+    import torch
+    w = torch.randn(3, requires_grad=True)
+    print("leaf made", flush=True)
+    open(sys.argv[1], "w").close()
+    time.sleep(600)
+"""
+
+
+# ------------------------------------------------------------------ 1. exit status
+
+
+def test_the_programs_failure_is_the_probes_failure(tmp_path):
+    _write(tmp_path / "fails.py", """\
+        import sys
+        import torch
+        w = torch.randn(3, requires_grad=True)
+        with torch.no_grad():
+            w.add_(1)
+        sys.exit(3)
+    """)
+    proc = _probe(["fails.py"], tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "exit status 3" in proc.stdout and "0 confirmed" in proc.stdout
+
+
+def test_failing_tests_under_dash_m_pytest_fail_the_probe(tmp_path):
+    _write(tmp_path / "test_it.py", """\
+        import torch
+
+
+        def test_fails():
+            w = torch.randn(3, requires_grad=True)
+            assert w.sum() > 100
+    """)
+    proc = _probe(["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_it.py"], tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 failed" in proc.stdout and "exit status 1" in proc.stdout
+
+
+@pytest.mark.parametrize("args, why", [
+    (["no_such_script.py"], "can't open file"),
+    (["-m", "no_such_module_xyz"], "No module named no_such_module_xyz"),
+])
+def test_a_program_that_cannot_start_exits_2(tmp_path, args, why):
+    proc = _probe(args, tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "could not start" in proc.stderr and why in proc.stderr
+    assert "not reached" not in proc.stdout  # no report pretending the run happened
+
+
+def test_a_timeout_is_never_exit_0(tmp_path):
+    _write(tmp_path / "hang.py", HANG)
+    ready = str(tmp_path / "ready")
+    proc = _probe(["--timeout", "0.5", "--ready-file", ready, "hang.py", ready], tmp_path)
+    assert proc.returncode == 124, proc.stdout + proc.stderr
+    assert "timed out after" in proc.stdout
+
+
+def test_ctrl_c_to_the_process_group_is_never_exit_0(tmp_path):
+    """SIGINT to the probe's process group, as a terminal sends it: the program is stopped,
+    the report is printed, the exit status is 130."""
+    _write(tmp_path / "hang.py", HANG)
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-m", "leaflint.probe.cli", "hang.py", str(ready)], cwd=tmp_path,
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        while not ready.exists():  # readiness, not a clock
+            if proc.poll() is not None:
+                pytest.fail(proc.communicate()[1])
+            try:
+                proc.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                pass
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, out + err
+    assert "interrupted by SIGINT" in out and "events from 1 process" in out
+
+
+# ------------------------------------------------------------------ 2. a killed run's events
+
+
+def test_a_killed_run_keeps_its_events(tmp_path):
+    """Imported torch, made a leaf, printed, hung, killed at --timeout: the process was
+    monitored (its record was written as it happened), and no false warning."""
+    _write(tmp_path / "hang.py", HANG)
+    ready = str(tmp_path / "ready")
+    proc = _probe(["--timeout", "0.5", "--ready-file", ready, "hang.py", ready], tmp_path)
+    assert "leaf made" in proc.stdout
+    assert "events from 1 process" in proc.stdout, proc.stdout
+    assert "never imported torch" not in proc.stderr
+
+
+def test_the_never_imported_torch_warning_when_true(tmp_path):
+    _write(tmp_path / "plain.py", "print('no torch here')\n")
+    proc = _probe(["plain.py"], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "never imported torch" in proc.stderr
+
+
+# ------------------------------------------------------------------ 3. the user's frames
+
+
+CRASH = """\
+    import torch
+    w = torch.randn(3, requires_grad=True)
+
+    w.add_(1)
+"""
+
+
+def test_a_crash_is_reported_at_the_users_line(tmp_path):
+    _write(tmp_path / "crash.py", CRASH)
+    proc = _probe(["crash.py"], tmp_path)
+    assert proc.returncode == 1
+    assert "a leaf Variable that requires grad is being used in an in-place operation. at crash.py:4)" in proc.stdout
+    trace = proc.stderr[proc.stderr.index("Traceback"):]
+    assert 'crash.py", line 4, in <module>' in trace
+    assert "leaflint" not in trace and "runpy" not in trace and "__torch_function__" not in trace, trace
+
+
+def test_pytest_shows_the_users_lines_not_the_probes(tmp_path):
+    _write(tmp_path / "test_crash.py", """\
+        import torch
+
+
+        def test_inplace_on_leaf():
+            w = torch.randn(3, requires_grad=True)
+            w.add_(1)
+    """)
+    proc = _probe(["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_crash.py"], tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "w.add_(1)" in proc.stdout and "1 failed" in proc.stdout
+    pytest_part = proc.stdout[:proc.stdout.index("leaflint probe: ran")]
+    assert "leaflint" not in pytest_part and "monitor.py" not in pytest_part, pytest_part
+    assert "__torch_function__" not in pytest_part, pytest_part
+
+
+# ------------------------------------------------------------------ 4. scope
+
+
+def test_not_reached_only_in_files_the_run_executed(tmp_path):
+    _write(tmp_path / "one.py", """\
+        import torch
+        import helper
+        m = helper.Scale()
+        with torch.no_grad():
+            m.reset()
+    """)
+    _write(tmp_path / "helper.py", """\
+        import torch
+        import torch.nn as nn
+
+
+        class Scale(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.weight = nn.Parameter(torch.empty(4))
+
+            def reset(self):
+                self.weight.uniform_(-1, 1)
+
+            def bump(self):
+                self.weight.add_(1)
+    """)
+    _write(tmp_path / "unrelated.py", """\
+        import torch
+        w = torch.randn(3, requires_grad=True)
+        w.sub_(1)
+    """)
+    proc = _probe(["--output-format", "json", "one.py"], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    verdicts = {(d["filename"], d["location"]["row"]): d["verdict"] for d in json.loads(proc.stdout)}
+    # helper.py was imported (executed in part): its unreached line is not-reached;
+    # unrelated.py never ran: its finding is left out, and counted
+    assert verdicts == {("helper.py", 11): "refuted", ("helper.py", 14): "not-reached"}
+    assert "1 finding in 1 file the run never executed left out" in proc.stderr
+
+
+def test_root_may_be_a_file(tmp_path):
+    _write(tmp_path / "one.py", CRASH)
+    _write(tmp_path / "unrelated.py", CRASH)
+    proc = _probe(["--root", "one.py", "one.py"], tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "4:1: LL101 [confirmed]" in proc.stdout and "unrelated.py" not in proc.stdout
+    assert "left out" not in proc.stdout  # only one.py was ever in scope
+
+
+# ------------------------------------------------------------------ 5. verdicts about harm
+
+
+DATA_READS = """\
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+
+    class MaxNorm(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(3, 4))
+
+        def forward(self, x):
+            self.weight.data = torch.renorm(self.weight.data, 2, 0, 1.0)
+            return F.linear(x, self.weight)
+
+
+    class Binarized(nn.Linear):
+        def forward(self, x):
+            if not hasattr(self.weight, "org"):
+                self.weight.org = self.weight.data.clone()
+            self.weight.data = torch.sign(self.weight.org)
+            return F.linear(x, self.weight)
+
+
+    class Frozen(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(3, 4))
+            self.bias = nn.Parameter(torch.zeros(3))
+
+        def forward(self, x):
+            return x @ self.weight.data.t() + self.bias
+
+
+    class Scored(Frozen):
+        def forward(self, x):
+            return x @ self.weight.data.t() + self.bias
+
+
+    x = torch.randn(2, 4)
+    for m in (MaxNorm(), Binarized(4, 3), Frozen()):
+        for step in range(2):
+            m(x).sum().backward()
+    with torch.no_grad():
+        pass
+    Scored()(x)  # the graph is built, never backpropagated
+"""
+
+
+def test_ll203_confirmed_only_when_a_backward_lost_the_gradient(tmp_path):
+    _write(tmp_path / "reads.py", DATA_READS)
+    proc = _probe(["--output-format", "json", "--select", "LL203", "reads.py"], tmp_path)
+    data = {d["location"]["row"]: d for d in json.loads(proc.stdout) if d["code"] == "LL203"}
+    assert data[12]["verdict"] == "refuted", data[12]  # max-norm write-back
+    assert data[19]["verdict"] == "refuted", data[19]  # a kept copy for a binarised layer
+    assert "never reached a computation autograd records" in data[12]["evidence"]
+    assert data[31]["verdict"] == "confirmed", data[31]
+    assert "its grad is None after the backward" in data[31]["evidence"]
+    assert "reads.py:42" in data[31]["evidence"]  # the backward that lost it
+    assert data[36]["verdict"] == "refuted" and "no backward() ran through" in data[36]["evidence"]
+    assert proc.returncode == 1  # one confirmed
+
+
+def test_ll301_confirmed_only_with_evidence_of_a_lost_gradient(tmp_path):
+    _write(tmp_path / "swap.py", """\
+        import torch
+        import torch.nn as nn
+
+
+        class Reset(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = nn.Parameter(torch.ones(3))
+
+            def forward(self, x):
+                self.w = nn.Parameter(torch.ones(3))
+                return x * self.w
+
+
+        class Scaled(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = nn.Parameter(torch.ones(3))
+                self.f = nn.Parameter(torch.ones(3))
+
+            def forward(self, x):
+                self.w = nn.Parameter(self.w * self.f)
+                return x * self.w
+
+
+        Reset()(torch.ones(3))  # no optimizer, no graph behind the new value
+        Scaled()(torch.ones(3)).sum().backward()
+    """)
+    proc = _probe(["--output-format", "json", "--select", "LL301", "swap.py"], tmp_path)
+    data = {d["location"]["row"]: d for d in json.loads(proc.stdout)}
+    assert data[11]["verdict"] == "refuted" and "no lost gradient was observed" in data[11]["evidence"], data[11]
+    assert data[22]["verdict"] == "confirmed" and "get no gradient" in data[22]["evidence"], data[22]
