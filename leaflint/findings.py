@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+# Diagnostics that are not rules: always on, cannot be deselected. (Here, not in leaflint.rules,
+# so that reporting them never imports libcst.)
+SYNTAX_ERROR = ("LL001", "syntax-error")
+UNREADABLE = ("LL002", "unreadable-file")
+INTERNAL_ERROR = ("LL003", "internal-error")
+DIAGNOSTIC_CODES = {SYNTAX_ERROR[0], UNREADABLE[0], INTERNAL_ERROR[0]}
+
 
 @dataclass(frozen=True, order=True)
 class Position:

@@ -338,7 +338,8 @@ def _restore(original: list[str], python: list[str], fixed: list[str]) -> list[s
     return out
 
 
-def _json_layout(text: str) -> dict:
+def json_layout(text: str) -> dict:
+    """How a notebook's JSON was written (indentation, ASCII escapes), to write it back alike."""
     match = re.match(r"\s*\{\s*?\n([ \t]+)\"", text)
     indent: Optional[object] = None
     if match:
@@ -388,7 +389,7 @@ def _fix_notebook(data: bytes, filename: str, lint_source, unsafe: bool, keep) -
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = ""
-    layout = _json_layout(text)
+    layout = json_layout(text)
     encoded = json.dumps(document, indent=layout["indent"], ensure_ascii=layout["ensure_ascii"])
     if text.endswith("\n"):
         encoded += "\n"
