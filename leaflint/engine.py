@@ -162,7 +162,8 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Findin
         seen.add(key)
         if suppressions.suppresses(rule.code, (start.row, end.row)):
             continue
-        findings.append(Finding(rule.code, rule.name, report.message, filename, start, end, fixgen.resolve(report.fix, module, positions)))
+        findings.append(Finding(rule.code, rule.name, report.message, filename, start, end,
+                                fixgen.resolve(report.fix, module, positions), detail=report.detail))
     return findings
 
 

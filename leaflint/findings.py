@@ -50,6 +50,9 @@ class Finding:
     fix: Optional[Fix] = None
     # Notebook cell (1-based) when the file is a notebook; rows are then cell-relative.
     cell: Optional[int] = None
+    # The full explanation (torch's error text, the advice in context) behind the concise
+    # ``message``: shown by ``--output-format full`` and carried by JSON.
+    detail: Optional[str] = None
 
     def sort_key(self) -> tuple:
         return (self.filename, self.cell or 0, self.location.row, self.location.column, self.code)
@@ -80,6 +83,8 @@ class Finding:
         }
         if self.cell is not None:
             data["cell"] = self.cell
+        if self.detail is not None:
+            data["detail"] = self.detail
         return data
 
     @classmethod
@@ -104,4 +109,5 @@ class Finding:
             end_location=Position(data["end_location"]["row"], data["end_location"]["column"]),
             fix=fix,
             cell=data.get("cell"),
+            detail=data.get("detail"),
         )

@@ -321,7 +321,8 @@ def _to_cell(finding: Finding, text: str) -> Finding:
             for e in fix.edits])
     return Finding(finding.code, finding.name, finding.message, finding.filename,
                    Position(row - offset, finding.location.column),
-                   Position(max(1, finding.end_location.row - offset), finding.end_location.column), fix, cell)
+                   Position(max(1, finding.end_location.row - offset), finding.end_location.column), fix, cell,
+                   finding.detail)
 
 
 def _restore(original: list[str], python: list[str], fixed: list[str]) -> list[str]:

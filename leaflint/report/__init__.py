@@ -13,6 +13,7 @@ Formatter = Callable[..., str]
 FORMATTERS: dict[str, Formatter] = {
     "concise": text.concise,
     "full": text.full,
+    "grouped": text.grouped,
     "json": structured.json_list,
     "json-lines": structured.json_lines,
     "sarif": sarif.sarif,
