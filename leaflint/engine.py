@@ -358,7 +358,7 @@ def lint_groups(groups: Iterable[tuple[Sequence[str], Sequence[str]]], jobs: Opt
                     continue
                 results[index] = FileResult(path, cached)
             else:  # no rule finding possible: CPython's parser alone, for LL001 (not cached)
-                results[index] = lint_bytes(data, path, ())
+                results[index] = FileResult(path, syntax_errors(decode(data).text, path))
         if progress is not None:
             progress(1)
     if todo:
