@@ -319,6 +319,37 @@ with torch.no_grad():
                                 f"bypassing autograd's version counter; {write_advice(model, write)}")
 
 
+def _contains(root: cst.CSTNode, target: cst.CSTNode) -> bool:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node is target:
+            return True
+        stack.extend(node.children)
+    return False
+
+
+def computes_output(read) -> bool:
+    """False for a ``.data`` that is not a read feeding the computation: the target of an
+    assignment (``self.w.data, scale = quantize(w)`` writes it), or a read whose value only
+    flows back into a ``.data`` write of the same tensor (``self.w.data = self.w.data.half()``,
+    ``self.w.data = torch.renorm(self.w.data, 2, 0, c)``): the forward's output does not
+    depend on it through that statement."""
+    stmt = read.ctx.stmt
+    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+        return True
+    small = stmt.body[0]
+    if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+        if any(_contains(target, read.node) for target in targets):
+            return False
+        base = dotted(read.node.value)
+        if isinstance(small, cst.Assign) and base is not None and all(
+                isinstance(t, cst.Attribute) and t.attr.value == "data" and dotted(t.value) == base for t in targets):
+            return False  # the value goes back into the same tensor's .data
+    return True
+
+
 @register
 class DataReadInForward(Rule):
     code = "LL203"
@@ -361,7 +392,7 @@ If blocking the gradient is intended, say so with `self.weight.detach()`.
         for read in model.data_reads:
             if not model.in_forward(read.ctx) or model.grad_at(read.ctx) is not Grad.ON:
                 continue
-            if model.leaf(read.target) is None:
+            if model.leaf(read.target) is None or not computes_output(read):
                 continue
             text = model.text(read.node.value)
             yield Report(read.node, f"`{short(text, 32)}.data` read in forward: no gradient reaches "
