@@ -26,6 +26,9 @@ from leaflint.rules import CATALOG, SelectionError, lookup
 # files all hit the cache never load them; tests/test_cli_conventions.py checks it).
 
 
+FORMATTERS_IN_COLOR = ("concise", "full", "grouped")  # the formats that colour a terminal's output
+
+
 def _split(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
@@ -154,9 +157,6 @@ def check(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ..
     if fixed and exit_non_zero_on_fix:
         sys.exit(1)
     sys.exit(0)
-
-
-FORMATTERS_IN_COLOR = ("concise", "full", "grouped")
 
 
 def _is_tty(stream) -> bool:

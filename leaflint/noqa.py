@@ -72,7 +72,7 @@ def _notebook(data: bytes, findings: Sequence[Finding]) -> tuple[bytes, int]:
     first_rows = {cell.number: cell.first_row for cell in nb.cells}
     wanted = [(first_rows[f.cell] + f.location.row - 1, first_rows[f.cell] + f.end_location.row - 1, f.code)
               for f in findings if f.cell in first_rows]
-    rows = placements(module_lines, wanted)
+    rows, comments = placements(module_lines, wanted)
     if not rows:
         return data, 0
     count = 0
@@ -85,7 +85,7 @@ def _notebook(data: bytes, findings: Sequence[Finding]) -> tuple[bytes, int]:
         text = "".join(raw["source"]) if isinstance(raw["source"], list) else raw["source"]
         cell_lines = split_lines(text)
         for row, codes in mine.items():
-            cell_lines[row - 1] = with_codes(cell_lines[row - 1], codes)
+            cell_lines[row - 1] = with_codes(cell_lines[row - 1], codes, comments.get(cell.first_row + row - 1))
             count += 1
         new_text = "".join(cell_lines)
         raw["source"] = [part for part in re.split(r"(?<=\n)", new_text) if part] \
@@ -101,16 +101,17 @@ def _notebook(data: bytes, findings: Sequence[Finding]) -> tuple[bytes, int]:
 def add_to_lines(lines: list[str], wanted: Sequence[tuple[int, int, str]]) -> tuple[list[str], int]:
     """``lines`` (with their line endings) with the codes of ``wanted`` ((first row, last row,
     code) per finding) added in noqa comments; and how many lines changed."""
-    rows = placements(lines, wanted)
+    rows, comments = placements(lines, wanted)
     out = list(lines)
     for row, codes in rows.items():
-        out[row - 1] = with_codes(out[row - 1], codes)
+        out[row - 1] = with_codes(out[row - 1], codes, comments.get(row))
     return out, len(rows)
 
 
-def placements(lines: Sequence[str], wanted: Sequence[tuple[int, int, str]]) -> dict[int, list[str]]:
-    """row -> the codes to add there (in first-seen order)."""
-    closed = _rows_without_comment_room("".join(lines))
+def placements(lines: Sequence[str], wanted: Sequence[tuple[int, int, str]]) -> tuple[dict[int, list[str]], dict[int, int]]:
+    """row -> the codes to add there (in first-seen order); and row -> the column (0-based) of
+    the comment already on that row."""
+    closed, comments = _scan("".join(lines))
     rows: dict[int, list[str]] = {}
     for first, last, code in wanted:
         row = next((r for r in (first, last) if 1 <= r <= len(lines) and r not in closed), None)
@@ -119,51 +120,37 @@ def placements(lines: Sequence[str], wanted: Sequence[tuple[int, int, str]]) -> 
         codes = rows.setdefault(row, [])
         if code not in codes:
             codes.append(code)
-    return rows
+    return rows, comments
 
 
-def _rows_without_comment_room(text: str) -> set[int]:
-    """Rows whose end is inside a multi-line string or after a backslash continuation."""
+def _scan(text: str) -> tuple[set[int], dict[int, int]]:
+    """The rows whose end is inside a multi-line string or after a backslash (no comment can go
+    there), and the column of each comment, from Python's tokenizer."""
     closed: set[int] = set()
+    comments: dict[int, int] = {}
     for row, line in enumerate(split_lines(text), start=1):
         if line.rstrip("\r\n").endswith("\\"):
             closed.add(row)
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.start[0] != token.end[0] and token.type not in (tokenize.NEWLINE, tokenize.NL):
+            if token.type == tokenize.COMMENT:
+                comments[token.start[0]] = token.start[1]
+            elif token.start[0] != token.end[0] and token.type not in (tokenize.NEWLINE, tokenize.NL):
                 closed.update(range(token.start[0], token.end[0]))
     except (tokenize.TokenError, SyntaxError) as exc:
         raise ValueError(f"cannot tokenize the file ({exc})") from None
-    return closed
+    return closed, comments
 
 
-def with_codes(line: str, codes: Sequence[str]) -> str:
-    """``line`` with ``codes`` in its noqa comment: joined to an existing ``# noqa: ...`` list,
-    else in a new ``  # noqa: ...`` comment at the end of the line."""
+def with_codes(line: str, codes: Sequence[str], comment: Optional[int] = None) -> str:
+    """``line`` with ``codes`` in its noqa comment (``comment``: the column where the line's
+    comment starts, if it has one): joined to an existing ``# noqa: ...`` list, else in a new
+    ``  # noqa: ...`` comment at the end of the line."""
     end = _LINE_END.search(line)
     body, ending = line[:end.start()], end.group(1) or ""
-    match = _noqa_in_comment(body)
+    match = NOQA_CODES.search(body, comment) if comment is not None else None
     if match is not None:
         present = [c.strip() for c in re.split(r"[,\s]+", match.group("codes")) if c.strip()]
         merged = present + [c for c in codes if c.upper() not in {p.upper() for p in present}]
         return body[:match.start("codes")] + " " + ", ".join(merged) + body[match.end("codes"):] + ending
     return f"{body}  # noqa: {', '.join(codes)}{ending}"
-
-
-def _noqa_in_comment(body: str) -> Optional[re.Match]:
-    """The ``# noqa: CODES`` of the line's comment (found by the tokenizer), if any."""
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(body + "\n").readline))
-        comments = [t for t in tokens if t.type == tokenize.COMMENT]
-    except (tokenize.TokenError, SyntaxError):  # a line inside brackets: look for the last '#'
-        comments = []
-        index = body.rfind("#")
-        if index >= 0:
-            match = NOQA_CODES.search(body, index)
-            return match
-    for comment in comments:
-        offset = comment.start[1]  # ``body`` is one line
-        match = NOQA_CODES.search(body, offset)
-        if match is not None:
-            return match
-    return None
