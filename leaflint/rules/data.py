@@ -244,6 +244,12 @@ y.backward()
 with torch.no_grad():
     w.copy_(torch.zeros(3))  # version tracking kept: a misplaced write raises
 ```
+Between a forward and its `backward()`, move the write after the `backward()` (and after
+`optimizer.step()` when one follows): the gradient is then the loss's own. Writing with
+`copy_` under no_grad there instead makes `backward()` raise ("one of the variables needed for
+gradient computation has been modified by an inplace operation"). The unsafe fix moves the
+write (or the loop of writes over `D.parameters()`) when the `backward()` call is a plain
+statement of the same block.
 In forward, compute with the value instead of storing it: `F.linear(x, F.dropout(w_raw, p), b)`.
 
 ## LL201 and LL202
