@@ -36,7 +36,7 @@ from leaflint.findings import Finding
 
 ENV_VAR = "LEAFLINT_CACHE_DIR"
 DEFAULT_DIRNAME = ".leaflint_cache"
-FORMAT = 1  # bump when the entry layout changes
+FORMAT = 2  # bump when the entry layout changes
 _ROOT_MARKERS = ("pyproject.toml", ".git")
 # Parts of the package that cannot change what a file's findings are.
 _UNRELATED = frozenset({"__pycache__", "probe", "report"})

@@ -16,10 +16,17 @@ from leaflint import __version__
 from leaflint.config import ConfigError, Overrides, Resolver
 from leaflint.engine import CheckResult, check_paths, lint_bytes
 from leaflint.files import display_path
-from leaflint.findings import Finding
+from leaflint.findings import DIAGNOSTIC_CODES, Finding
 from leaflint.report import FORMATTERS, render
 from leaflint.report.progress import Progress
-from leaflint.rules import DIAGNOSTIC_CODES, REGISTRY, SelectionError
+from leaflint.rules import CATALOG, SelectionError, lookup
+
+# Only what every command needs is imported here: libcst, the rules, the semantic model and
+# the fix builders are imported where they are used (``leaflint --version`` and a check whose
+# files all hit the cache never load them; tests/test_cli_conventions.py checks it).
+
+
+FORMATTERS_IN_COLOR = ("concise", "full", "grouped")  # the formats that colour a terminal's output
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -62,7 +69,12 @@ def main() -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="LEAFLINT_CACHE_DIR",
               help="Cache directory (env: LEAFLINT_CACHE_DIR; default: `cache-dir` in the configuration, "
                    "else .leaflint_cache in the project root).")
-@click.option("--statistics", is_flag=True, help="Print a count per rule instead of the findings.")
+@click.option("--statistics", is_flag=True, help="Print a count per rule and the total instead of the findings.")
+@click.option("--add-noqa", is_flag=True,
+              help="Add `# noqa: CODE` to every line with a finding (idempotent; notebooks too), then exit 0.")
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings, nothing else (no summary).")
+@click.option("-s", "--silent", is_flag=True, help="Print nothing but errors; the exit code says whether there are findings.")
+@click.option("--exit-non-zero-on-fix", is_flag=True, help="With --fix: exit 1 when a fix was applied, even if no finding remains.")
 @click.option("--fix", is_flag=True, help="Apply the safe fixes (with --unsafe-fixes, the unsafe ones too); report what remains.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply the unsafe fixes (with --fix / --diff) and mark them with [*].")
 @click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and write nothing; exit 1 if there would be changes.")
@@ -74,7 +86,8 @@ def check(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ..
           config_path: Optional[str], isolated: bool, show_settings: bool, stdin_filename: Optional[str],
           jobs: Optional[int], no_cache: bool, cache_dir: Optional[str], statistics: bool,
           verbose: bool, fix: bool = False, unsafe_fixes: bool = False, diff: bool = False,
-          show_fixes: bool = False) -> None:
+          show_fixes: bool = False, add_noqa: bool = False, quiet: bool = False, silent: bool = False,
+          exit_non_zero_on_fix: bool = False) -> None:
     """Check PATHS (default: the current directory) for autograd-breaking mutations.
 
     `-` reads one file from stdin (name it with --stdin-filename). Settings come from the
@@ -109,19 +122,25 @@ def check(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ..
     except ConfigError as exc:
         click.echo(f"leaflint: error: {exc}", err=True)
         sys.exit(2)
+    # Errors (paths that do not exist, unreadable directories) go to stderr, one line each,
+    # before anything else; findings go to stdout (or -o).
     for error in result.errors:
         click.echo(f"leaflint: error: {error.path}: {error.message}", err=True)
     if verbose:
         for failed in result.internal_errors:
             click.echo(f"leaflint: internal error in {failed.filename}:\n{failed.traceback}", err=True)
+    if add_noqa:
+        _add_noqa(result, use_stdin, silent)
     findings = result.findings
     fixed = None
     if fix or diff:
         findings, fixed = _apply_fixes(result, resolver, use_stdin, unsafe_fixes, diff, show_fixes)
-    color = (output_file is None and output_format in ("concise", "full") and _is_tty(sys.stdout)
+    color = (output_file is None and output_format in FORMATTERS_IN_COLOR and _is_tty(sys.stdout)
              and not os.environ.get("NO_COLOR"))
-    if statistics:
-        text = _statistics(findings)
+    if silent:
+        text = ""
+    elif statistics:
+        text = _statistics(findings, unsafe_fixes)
     else:
         text = render(output_format, findings, files=result.paths, color=color, unsafe_fixes=unsafe_fixes)
     if output_file:
@@ -129,12 +148,13 @@ def check(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ..
             handle.write(text)
     elif text:
         click.echo(text, nl=False, color=color or None)
-    _summary(findings, result.files, unsafe_fixes, fixed)
-    if result.internal_errors or (result.errors and not result.files):
-        sys.exit(2)
-    if result.errors:
+    if not (quiet or silent or statistics):
+        _summary(findings, result.files, unsafe_fixes, fixed, failed=bool(result.errors))
+    if result.internal_errors or result.errors:
         sys.exit(2)
     if findings and not exit_zero:
+        sys.exit(1)
+    if fixed and exit_non_zero_on_fix:
         sys.exit(1)
     sys.exit(0)
 
@@ -153,6 +173,8 @@ def _check_stdin(stdin_filename: Optional[str], resolver: Resolver, discovery) -
     data = click.get_binary_stream("stdin").read()
     if stdin_filename and discovery.force_exclude and discovery.force_excluded(stdin_filename):
         return CheckResult([], [], 0)
+    from leaflint.rules import REGISTRY
+
     settings = resolver.for_path(stdin_filename or "-")
     file_result = lint_bytes(data, name, [REGISTRY[code]() for code in settings.rules])
     findings = sorted(resolver.filter(file_result.findings), key=Finding.sort_key)
@@ -171,33 +193,66 @@ def _show_settings(resolver: Resolver, discovery, stdin_name: Optional[str], pat
     click.echo(resolver.for_path(target).show(target), nl=False)
 
 
-def _statistics(findings: list) -> str:
+def _statistics(findings: list, unsafe_fixes: bool = False) -> str:
+    """ruff's --statistics: a count per rule, most frequent first, then the total."""
     counts: dict[tuple[str, str], int] = {}
     for finding in findings:
         key = (finding.code, finding.name)
         counts[key] = counts.get(key, 0) + 1
     rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return "".join(f"{count:5d}\t{code}\t{name}\n" for (code, name), count in rows)
+    out = "".join(f"{count:5d}\t{code}\t{name}\n" for (code, name), count in rows)
+    if findings:
+        out += f"Found {len(findings)} {'finding' if len(findings) == 1 else 'findings'}.\n"
+        hint = _fixable_hint(findings, unsafe_fixes)
+        if hint:
+            out += hint + "\n"
+    return out
 
 
-def _summary(findings: list, files: int, unsafe_fixes: bool = False, fixed: Optional[int] = None) -> None:
-    """ruff's summary; ``fixed``: the number of findings ``--fix`` fixed (None: no --fix)."""
+def _summary(findings: list, files: int, unsafe_fixes: bool = False, fixed: Optional[int] = None,
+             failed: bool = False) -> None:
+    """ruff's summary; ``fixed``: the number of findings ``--fix`` fixed (None: no --fix);
+    ``failed``: a path could not be checked (then no "All checks passed!")."""
     checked = f"{files} file{'s' if files != 1 else ''} checked"
     if not findings and not fixed:
-        click.echo(f"All checks passed! ({checked})", err=True)
+        if not failed:
+            click.echo(f"All checks passed! ({checked})", err=True)
         return
     total = len(findings) + (fixed or 0)
     line = f"Found {total} {'finding' if total == 1 else 'findings'} in {checked}"
     line += f" ({fixed} fixed, {len(findings)} remaining)." if fixed is not None else "."
+    hint = _fixable_hint(findings, unsafe_fixes)
+    if hint:
+        line += "\n" + hint
+    click.echo(line, err=True)
+
+
+def _fixable_hint(findings: list, unsafe_fixes: bool) -> str:
     fixable = sum(1 for f in findings if f.fix is not None and (unsafe_fixes or f.fix.applicability == "safe"))
     hidden = sum(1 for f in findings if f.fix is not None) - fixable
     hint = (f" ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the `--unsafe-fixes` option)"
             if hidden else "")
     if fixable:
-        line += f"\n[*] {fixable} fixable with the `--fix` option{hint}."
-    elif hidden:
-        line += f"\nNo fixes available{hint}."
-    click.echo(line, err=True)
+        return f"[*] {fixable} fixable with the `--fix` option{hint}."
+    if hidden:
+        return f"No fixes available{hint}."
+    return ""
+
+
+def _add_noqa(result: CheckResult, use_stdin: bool, silent: bool) -> None:
+    """--add-noqa: a ``# noqa: CODE`` on every line with a finding, written atomically; exit 0."""
+    from leaflint import noqa
+
+    if use_stdin:
+        raise click.UsageError("--add-noqa works on files, not on stdin")
+    added = 0
+    for filename, count, error in noqa.add_to_files(result.findings):
+        if error is not None:
+            click.echo(f"leaflint: error: {filename}: cannot add noqa comments: {error}", err=True)
+        added += count
+    if not silent:
+        click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
+    sys.exit(2 if result.errors or result.internal_errors else 0)
 
 
 def _apply_fixes(result: CheckResult, resolver: Resolver, use_stdin: bool, unsafe: bool, diff: bool,
@@ -207,6 +262,7 @@ def _apply_fixes(result: CheckResult, resolver: Resolver, use_stdin: bool, unsaf
     remain and the number fixed."""
     from leaflint import fixes
     from leaflint.engine import lint_source
+    from leaflint.rules import REGISTRY
 
     if use_stdin:
         raise click.UsageError("--fix and --diff work on files, not on stdin")
@@ -250,7 +306,10 @@ def _apply_fixes(result: CheckResult, resolver: Resolver, use_stdin: bool, unsaf
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rule(code: Optional[str], show_all: bool, output_format: str) -> None:
-    """Explain a rule (leaflint rule LL101) or list them all (--all)."""
+    """Explain a rule: by code (LL101), by name (inplace-method-on-leaf) or every rule of a
+    prefix (LL1); --all lists them all."""
+    from leaflint.rules import REGISTRY
+
     if show_all or code is None:
         rules = [REGISTRY[c] for c in sorted(REGISTRY)]
         if output_format == "json":
@@ -259,16 +318,19 @@ def rule(code: Optional[str], show_all: bool, output_format: str) -> None:
             for r in rules:
                 click.echo(f"{r.code}  {r.name:<32} {'' if r.default else '(opt-in) '}{r.summary}")
         return
-    cls = REGISTRY.get(code.upper())
-    if cls is None:
-        if code.upper() in DIAGNOSTIC_CODES:
-            click.echo(f"{code.upper()} is a diagnostic (syntax error, unreadable file or internal error), not a rule.")
-            return
-        raise click.UsageError(f"unknown rule '{code}' (see `leaflint rule --all`)")
+    if code.upper() in DIAGNOSTIC_CODES:
+        click.echo(f"{code.upper()} is a diagnostic (syntax error, unreadable file or internal error), not a rule.")
+        return
+    codes = lookup(code)
+    if not codes:
+        raise click.UsageError(f"unknown rule '{code}': give a code (LL101), a prefix (LL1) or a name "
+                               f"({CATALOG['LL101'][0]}); see `leaflint rule --all`")
+    rules = [REGISTRY[c] for c in codes]
     if output_format == "json":
-        click.echo(json.dumps(_rule_dict(cls), indent=2))
+        data = [_rule_dict(r) for r in rules]
+        click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
     else:
-        click.echo(cls.document(), nl=False)
+        click.echo("\n".join(r.document() for r in rules), nl=False)
 
 
 def _rule_dict(cls) -> dict:

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 from leaflint.files import DEFAULT_EXCLUDES, Discovery
 from leaflint.findings import Finding
-from leaflint.rules import REGISTRY, SelectionError, validate_selector
+from leaflint.rules import CATALOG, DEFAULT_CODES, SelectionError, validate_selector
 
 KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores",
         "respect-gitignore", "cache-dir")
@@ -273,7 +273,7 @@ def apply_layer(enabled: Iterable[str], select: Optional[Sequence[str]], ignore:
     afresh; otherwise ``extend-select`` adds to and ``ignore`` removes from what the earlier
     layer enabled. Within a layer the more specific selector wins, ``ignore`` on a tie."""
     result = set(enabled) if select is None else set()
-    for code in REGISTRY:
+    for code in CATALOG:
         on = max(_best(code, select or ()), _best(code, extend_select))
         off = _best(code, ignore)
         if on >= 0 and on > off:
@@ -283,7 +283,7 @@ def apply_layer(enabled: Iterable[str], select: Optional[Sequence[str]], ignore:
     return tuple(sorted(result))
 
 
-DEFAULT_RULES = tuple(sorted(code for code, cls in REGISTRY.items() if cls.default))
+DEFAULT_RULES = DEFAULT_CODES
 
 
 # --- resolution --------------------------------------------------------------------------

@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+# Diagnostics that are not rules: always on, cannot be deselected. (Here, not in leaflint.rules,
+# so that reporting them never imports libcst.)
+SYNTAX_ERROR = ("LL001", "syntax-error")
+UNREADABLE = ("LL002", "unreadable-file")
+INTERNAL_ERROR = ("LL003", "internal-error")
+DIAGNOSTIC_CODES = {SYNTAX_ERROR[0], UNREADABLE[0], INTERNAL_ERROR[0]}
+
 
 @dataclass(frozen=True, order=True)
 class Position:
@@ -43,6 +50,9 @@ class Finding:
     fix: Optional[Fix] = None
     # Notebook cell (1-based) when the file is a notebook; rows are then cell-relative.
     cell: Optional[int] = None
+    # The full explanation (torch's error text, the advice in context) behind the concise
+    # ``message``: shown by ``--output-format full`` and carried by JSON.
+    detail: Optional[str] = None
 
     def sort_key(self) -> tuple:
         return (self.filename, self.cell or 0, self.location.row, self.location.column, self.code)
@@ -73,6 +83,8 @@ class Finding:
         }
         if self.cell is not None:
             data["cell"] = self.cell
+        if self.detail is not None:
+            data["detail"] = self.detail
         return data
 
     @classmethod
@@ -97,4 +109,5 @@ class Finding:
             end_location=Position(data["end_location"]["row"], data["end_location"]["column"]),
             fix=fix,
             cell=data.get("cell"),
+            detail=data.get("detail"),
         )

@@ -321,7 +321,8 @@ def _to_cell(finding: Finding, text: str) -> Finding:
             for e in fix.edits])
     return Finding(finding.code, finding.name, finding.message, finding.filename,
                    Position(row - offset, finding.location.column),
-                   Position(max(1, finding.end_location.row - offset), finding.end_location.column), fix, cell)
+                   Position(max(1, finding.end_location.row - offset), finding.end_location.column), fix, cell,
+                   finding.detail)
 
 
 def _restore(original: list[str], python: list[str], fixed: list[str]) -> list[str]:
@@ -338,7 +339,8 @@ def _restore(original: list[str], python: list[str], fixed: list[str]) -> list[s
     return out
 
 
-def _json_layout(text: str) -> dict:
+def json_layout(text: str) -> dict:
+    """How a notebook's JSON was written (indentation, ASCII escapes), to write it back alike."""
     match = re.match(r"\s*\{\s*?\n([ \t]+)\"", text)
     indent: Optional[object] = None
     if match:
@@ -388,7 +390,7 @@ def _fix_notebook(data: bytes, filename: str, lint_source, unsafe: bool, keep) -
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = ""
-    layout = _json_layout(text)
+    layout = json_layout(text)
     encoded = json.dumps(document, indent=layout["indent"], ensure_ascii=layout["ensure_ascii"])
     if text.endswith("\n"):
         encoded += "\n"

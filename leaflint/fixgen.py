@@ -497,10 +497,51 @@ def _backward_before(context: FixContext, func: cst.FunctionDef, where: Position
     return False
 
 
+def write_loop(model, ctx, stmt: cst.CSTNode) -> Optional[cst.For]:
+    """The loop around ``stmt`` whose body is only writes the rules flag (in-place ops on leaves,
+    ``.data`` writes on tensors that require grad, with grad mode on): wrapping the whole loop
+    in no_grad is the fix, not each write inside each iteration."""
+    from leaflint.blocks import loop_of_writes
+    from leaflint.model.semantic import Grad
+
+    writes = {id(s.ctx.stmt) for s in model.inplace if model.grad_at(s.ctx) is Grad.ON and (
+        model.leaf_in_collection(s.target) if s.kind == "foreach" else model.leaf(s.target)) is not None}
+    writes |= {id(w.ctx.stmt) for w in model.data_writes
+               if model.grad_at(w.ctx) is Grad.ON and model.leaf(w.target) is not None}
+    root = ctx.func.node if ctx.func.node is not None else model.module
+    return loop_of_writes(root, stmt, lambda s: id(s) in writes or _grad_write(s))
+
+
+def _grad_write(stmt: cst.CSTNode) -> bool:
+    """A write to a gradient (``p.grad.zero_()``, ``p.grad = None``, ``p.grad *= s``): gradients
+    are not in a graph, so the write means the same under no_grad."""
+    if not _single_statement(stmt):
+        return False
+    small = stmt.body[0]
+
+    def is_grad(node: cst.CSTNode) -> bool:
+        return isinstance(node, cst.Attribute) and node.attr.value == "grad"
+
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute):
+        return small.value.func.attr.value.endswith("_") and is_grad(small.value.func.value)
+    if isinstance(small, cst.AugAssign):
+        return is_grad(small.target)
+    if isinstance(small, cst.Assign):
+        return all(is_grad(t.target) for t in small.targets)
+    return False
+
+
 def _no_grad_fix(model, ctx, stmt: cst.SimpleStatementLine, message: str,
                  subs: Callable[[FixContext], Sequence[_Sub]] = lambda c: (),
                  applicability: Optional[str] = None) -> LazyFix:
-    """Wrap ``stmt`` in ``with torch.no_grad():`` (importing torch when needed)."""
+    """Wrap ``stmt`` in ``with torch.no_grad():`` (importing torch when needed); the whole loop
+    when ``stmt`` is in a loop of writes (``write_loop``)."""
+    loop = write_loop(model, ctx, stmt)
+    if loop is not None:
+        stmt = loop
+        message = message.replace("Wrap the statement", "Wrap the loop")
+        if "Wrap the loop" not in message:
+            message += " (the whole loop)"
 
     def make(context: FixContext) -> Optional[Fix]:
         torch, imports = context.torch_name()
@@ -706,6 +747,41 @@ def build_data_write_fix(model, write) -> Optional[LazyFix]:
 
     return _no_grad_fix(model, write.ctx, stmt,
                         f"Write to `{text}` under `with torch.no_grad():` instead of through `.data`", subs, UNSAFE)
+
+
+def build_move_after_backward_fix(model, write, plan) -> Optional[LazyFix]:
+    """LL201 between a forward and its ``backward()`` (``plan``: ``leaflint.blocks.MovePlan``):
+    move the write (or the loop of writes around it) to right after the ``backward()`` call, or
+    after the optimizer's ``step()`` that follows it. Unsafe: what the write does to the
+    parameters now happens after the update."""
+    unit, after = plan.unit, plan.after
+    where = f"`{model.text(plan.backward)}`" + (f" and `{model.text(plan.step)}`" if plan.step is not None else "")
+
+    def make(context: FixContext) -> Optional[Fix]:
+        start, end = context.start(unit), context.end(unit)
+        if context.line(start.row)[: start.column - 1].strip() or not _alone_after(context, end):
+            return None  # shares a line with another statement
+        anchor = context.end(after)
+        if not _alone_after(context, anchor):
+            return None
+        rows = [context.line(r) for r in range(start.row, end.row + 1)]
+        moved = context.newline.join(rows)
+        remove = Edit(Position(start.row, 1), Position(end.row + 1, 1), "")
+        if anchor.row < len(context.lines):
+            insert = Edit(Position(anchor.row + 1, 1), Position(anchor.row + 1, 1), moved + context.newline)
+        else:  # the anchor is the file's last line
+            at = Position(anchor.row, len(context.line(anchor.row)) + 1)
+            insert = Edit(at, at, context.newline + moved)
+        return Fix(f"Move the write after {where} (unsafe: the write then applies to the values after the update)",
+                   UNSAFE, [remove, insert])
+
+    return LazyFix(make)
+
+
+def _alone_after(context: FixContext, end: Position) -> bool:
+    """Nothing but a comment follows ``end`` on its line."""
+    rest = context.line(end.row)[end.column - 1:].strip()
+    return not rest or rest.startswith("#")
 
 
 def build_data_read_fix(model, read) -> Optional[LazyFix]:

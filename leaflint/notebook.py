@@ -77,7 +77,7 @@ class Notebook:
         return Finding(finding.code, finding.name, finding.message, finding.filename,
                        Position(row, finding.location.column),
                        Position(max(1, finding.end_location.row - offset), finding.end_location.column),
-                       fix, cell)
+                       fix, cell, finding.detail)
 
 
 def _text(value, where: str) -> str:

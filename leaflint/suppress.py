@@ -11,6 +11,8 @@ _LINE = re.compile(
     r"#\s*(?:noqa(?P<noqa>\s*:\s*[A-Za-z0-9,\s]+)?|leaflint\s*:\s*ignore(?:\[(?P<ignore>[A-Za-z0-9,\s]*)\])?)",
     re.IGNORECASE,
 )
+# A noqa comment with codes (``# noqa: E501, LL101``): where --add-noqa adds its codes.
+NOQA_CODES = re.compile(r"#\s*noqa\s*:(?P<codes>\s*[A-Za-z0-9]+(?:[,\s]+[A-Za-z0-9]+)*)", re.IGNORECASE)
 _FILE = re.compile(r"^\s*#\s*leaflint\s*:\s*noqa(?:\s*:\s*(?P<codes>[A-Za-z0-9,\s]+))?\s*$", re.IGNORECASE)
 _ALL = None  # marker: every code
 

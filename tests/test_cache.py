@@ -322,14 +322,15 @@ def test_output_identical_cached_and_uncached(project, output_format):
 
 def test_finding_round_trip():
     finding = Finding("LL101", "inplace-method-on-leaf", "msg \u00e9", "a/b.py", Position(3, 4), Position(3, 9),
-                      Fix("wrap it", "unsafe", [Edit(Position(3, 1), Position(3, 9), "with x:\n    y")]), cell=2)
+                      Fix("wrap it", "unsafe", [Edit(Position(3, 1), Position(3, 9), "with x:\n    y")]), cell=2,
+                      detail="the whole story")
     entry = cache_mod.finding_to_entry(finding)
     assert "filename" not in entry
     assert Finding.from_dict(json.loads(json.dumps(entry)), "a/b.py") == finding
     assert Finding.from_dict(finding.to_dict()) == finding
     # a field added to these classes must be added to to_dict/from_dict (and so to the cache)
     assert [f.name for f in dataclasses.fields(Finding)] == [
-        "code", "name", "message", "filename", "location", "end_location", "fix", "cell"]
+        "code", "name", "message", "filename", "location", "end_location", "fix", "cell", "detail"]
     assert [f.name for f in dataclasses.fields(Fix)] == ["message", "applicability", "edits"]
     assert [f.name for f in dataclasses.fields(Edit)] == ["start", "end", "content"]
 

@@ -42,9 +42,6 @@ NOQA = re.compile(r"\s*#\s*noqa:\s*LL\d{3}(?:\s*,\s*LL\d{3})*\s*$")
 
 # Bad fixtures without a twin, and why: no finding in them has a sound automatic fix.
 NOT_FIXABLE = {
-    # .data writes between a use and backward(), or discarding another leaf's graph: the
-    # copy_-under-no_grad rewrite would raise at backward() or keep the bug (LL201: no fix)
-    "ll2_bad_data_write_before_backward.py",
     # .data writes in forward (dropout, masks, normalisation): the fix is to compute with the
     # value functionally, which depends on the layer (LL201; LL202 has no fix in forward)
     "ll2_bad_data_write_forward.py",
@@ -249,8 +246,10 @@ def test_safe_fixes_only_without_unsafe_fixes(tmp_path):
     proc = cli("--fix", "--unsafe-fixes", "m.py", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "(1 fixed, 0 remaining)" in proc.stderr
+    # the loop's body is only the write: the whole loop goes under no_grad
     assert path.read_text() == SAFE_AND_UNSAFE.replace("self.bias.zero_()", "nn.init.zeros_(self.bias)").replace(
-        "        p -= lr * p.grad\n", "        with torch.no_grad():\n            p -= lr * p.grad\n")
+        "    for p in model.parameters():\n        p -= lr * p.grad\n",
+        "    with torch.no_grad():\n        for p in model.parameters():\n            p -= lr * p.grad\n")
 
 
 def test_json_carries_the_fix(tmp_path):
@@ -273,7 +272,7 @@ def test_diff_writes_nothing_and_exits_1(tmp_path):
     assert path.read_text() == SAFE_AND_UNSAFE and path.stat().st_mtime_ns == before
     assert proc.stdout.startswith("--- a/m.py\n+++ b/m.py\n")
     assert "-        self.bias.zero_()\n+        nn.init.zeros_(self.bias)\n" in proc.stdout
-    assert "+        with torch.no_grad():\n" in proc.stdout
+    assert "+    with torch.no_grad():\n+        for p in model.parameters():\n" in proc.stdout
     assert "Would fix 2 findings." in proc.stderr
     safe_only = cli("--diff", "m.py", cwd=tmp_path)
     assert safe_only.returncode == 1 and "no_grad" not in safe_only.stdout
@@ -317,7 +316,7 @@ def test_crlf_line_endings_are_kept(tmp_path):
     proc = cli("--fix", "--unsafe-fixes", "m.py", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = path.read_bytes()
-    assert b"with torch.no_grad():\r\n            p -= lr * p.grad\r\n" in data
+    assert b"with torch.no_grad():\r\n        for p in model.parameters():\r\n            p -= lr * p.grad\r\n" in data
     assert data.count(b"\n") == data.count(b"\r\n")
 
 

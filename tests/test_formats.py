@@ -60,7 +60,7 @@ def finding_with_fix() -> Finding:
 
 
 def test_every_format_is_registered():
-    assert set(FORMATTERS) == {"concise", "full", "json", "json-lines", "sarif", "github", "junit"}
+    assert set(FORMATTERS) == {"concise", "full", "grouped", "json", "json-lines", "sarif", "github", "junit"}
 
 
 def test_json_lines_matches_json(project):

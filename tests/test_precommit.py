@@ -131,3 +131,116 @@ def test_pre_commit_try_repo_fails_on_bad_and_passes_on_good(tmp_path):
     output = passing.stdout + passing.stderr
     assert passing.returncode == 0, output
     assert "Passed" in output, output
+
+
+# ------------------------------------------------------------------- the README's snippets, as written
+README = REPO / "README.md"
+URL_PLACEHOLDER = "<leaflint repository URL>"
+
+
+def _readme_yaml(heading: str) -> str:
+    """The first ```yaml block of the README section ``heading``."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```yaml\n", 1)[1].split("\n```", 1)[0] + "\n"
+
+
+def _readme_rev(snippet: str) -> str:
+    import yaml
+
+    return str(yaml.safe_load(snippet)["repos"][0]["rev"])
+
+
+def _head(repo: Path, env: dict) -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def test_readme_pins_a_revision_that_exists():
+    """`rev:` names a commit of this repository (there are no tags), never a tag it lacks."""
+    rev = _readme_rev(_readme_yaml("pre-commit"))
+    workflow = _readme_yaml("GitHub Actions")
+    assert f"{URL_PLACEHOLDER}@{rev}\"" in workflow  # the Actions snippet installs the same revision
+    exists = subprocess.run(["git", "cat-file", "-e", f"{rev}^{{commit}}"], cwd=REPO, capture_output=True)
+    if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=REPO, capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout: cannot look the revision up")
+    assert exists.returncode == 0, f"README pins rev {rev!r}, which this repository does not have"
+
+
+def test_readme_pre_commit_snippet_runs_as_written(tmp_path):
+    env = _git_env(tmp_path)
+    hook_repo = _hook_repo_copy(tmp_path / "leaflint-repo", env)
+    snippet = _readme_yaml("pre-commit")
+    rev = _readme_rev(snippet)
+    config = snippet.replace(URL_PLACEHOLDER, str(hook_repo)).replace(f"rev: {rev}", f"rev: {_head(hook_repo, env)}")
+    assert config.count(str(hook_repo)) == 1 and rev not in config
+
+    project = tmp_path / "project"
+    project.mkdir()
+    _git(project, env, "init", "-q")
+    (project / ".pre-commit-config.yaml").write_text(config)
+    (project / "train.py").write_text(BAD)
+    _commit_all(project, env, "a bad file")
+    failing = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"],
+                             cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    output = failing.stdout + failing.stderr
+    if failing.returncode not in (0, 1) and any(needle in output for needle in NETWORK_ERRORS):
+        pytest.skip("pre-commit could not install leaflint's dependencies:\n" + output[-2000:])
+    assert failing.returncode == 1, output
+    assert "train.py:4:1: LL101" in output, output
+
+    (project / "train.py").write_text(GOOD)
+    _commit_all(project, env, "fixed")
+    passing = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"],
+                             cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+
+
+def test_readme_actions_snippet_steps_run_as_written(tmp_path):
+    """The workflow's `run:` steps: pip installs leaflint from the URL at `rev` (a local clone at
+    its HEAD here), then the two `leaflint check` steps run in a project with a finding."""
+    import venv
+
+    import yaml
+
+    env = _git_env(tmp_path)
+    hook_repo = _hook_repo_copy(tmp_path / "leaflint-repo", env)
+    workflow = yaml.safe_load(_readme_yaml("GitHub Actions"))
+    runs = [step["run"] for step in workflow["jobs"]["leaflint"]["steps"] if "run" in step]
+    install, *checks = runs
+    rev = _readme_rev(_readme_yaml("pre-commit"))
+    assert install.startswith("pip install ") and [c.split()[:2] for c in checks] == [["leaflint", "check"]] * 2
+    install = install.replace(URL_PLACEHOLDER, f"file://{hook_repo}").replace(f"@{rev}", f"@{_head(hook_repo, env)}")
+
+    # a virtualenv that sees this interpreter's packages (libcst, click), as setup-python plus
+    # pip would provide them; the install itself builds leaflint from the clone at that commit
+    # (pip too: the one this interpreter has, run by the virtualenv's python as its `pip`). This
+    # interpreter's site-packages come after the virtualenv's own, so the leaflint the step
+    # installs is the one that runs.
+    import sysconfig
+
+    venv.EnvBuilder(with_pip=False).create(tmp_path / "venv")
+    bin_dir = tmp_path / "venv" / "bin"
+    purelib = subprocess.run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "outer-site-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (bin_dir / "pip").write_text(f"#!{bin_dir / 'python'}\nimport sys\nfrom pip._internal.cli.main import main\n"
+                                 f"sys.exit(main())\n")
+    (bin_dir / "pip").chmod(0o755)
+    run_env = dict(env, PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(tmp_path / "venv"))
+    run_env.pop("PYTHONPATH", None)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text(BAD)
+    done = subprocess.run(install, shell=True, cwd=project, env=run_env, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0 and any(needle in done.stdout + done.stderr for needle in NETWORK_ERRORS):
+        pytest.skip("pip could not reach the package index:\n" + (done.stdout + done.stderr)[-2000:])
+    assert done.returncode == 0, done.stdout + done.stderr
+    where = subprocess.run(["python", "-c", "import leaflint; print(leaflint.__file__)"], cwd=project,
+                           env=run_env, capture_output=True, text=True)
+    assert str(tmp_path / "venv") in where.stdout, where.stdout + where.stderr  # not this checkout
+    sarif, annotations = (subprocess.run(command, shell=True, cwd=project, env=run_env, capture_output=True,
+                                         text=True, timeout=300) for command in checks)
+    assert sarif.returncode == 0, sarif.stderr  # --exit-zero
+    assert json.loads((project / "leaflint.sarif").read_text())["runs"][0]["results"]
+    assert annotations.returncode == 1 and "::error title=leaflint (LL101),file=train.py" in annotations.stdout

@@ -924,6 +924,8 @@ class _Collector(cst.CSTVisitor):
             target, path = through.base, through.path
         else:
             target, path = self.value_of(inner), dotted(inner)
+        if isinstance(target, ParamItem) and path is not None and "." not in path:
+            path = self._parameters_owner(path) or path
         rhs: list[tuple[Value, cst.CSTNode]] = []
         if value_node is not None:
             rhs = list(self._graph_sources(value_node))
@@ -932,6 +934,20 @@ class _Collector(cst.CSTVisitor):
         seq = self._event("data_write", None)
         self.data_writes.append(DataWrite(kind, node, target, inner, path, rhs, value_node, seq,
                                           self.stmt_id, self.ctx(), detail))
+
+    def _parameters_owner(self, name: str) -> Optional[str]:
+        """``D`` for the loop variable ``p`` of an enclosing ``for p in D.parameters():`` (or
+        ``named_parameters()``): a write through ``p`` writes one of ``D``'s parameters, so it
+        relates to every use of ``D`` (``D(x)``, ``D.weight``)."""
+        for stmt in reversed(self.stmt_stack):
+            if not isinstance(stmt, cst.For) or name not in _names_in(stmt.target):
+                continue
+            iterable = stmt.iter
+            if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
+                    and iterable.func.attr.value in ("parameters", "named_parameters"):
+                return dotted(iterable.func.value)
+            return None
+        return None
 
     def _graph_sources(self, node: cst.BaseExpression) -> Iterator[tuple[Value, cst.CSTNode]]:
         """Sub-expressions of a value that may carry a graph (not under .data/.detach())."""

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 from leaflint.findings import Finding
 from leaflint.report.text import location
-from leaflint.rules import INTERNAL_ERROR
+from leaflint.findings import INTERNAL_ERROR
 
 # Characters XML 1.0 does not allow, even escaped.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from leaflint import __version__
 from leaflint.findings import Finding, Fix
-from leaflint.rules import INTERNAL_ERROR, REGISTRY, SYNTAX_ERROR, UNREADABLE
+from leaflint.findings import INTERNAL_ERROR, SYNTAX_ERROR, UNREADABLE
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -46,6 +46,8 @@ def _section(docs: str, heading: str) -> Optional[str]:
 
 
 def rule_descriptor(code: str) -> dict:
+    from leaflint.rules import REGISTRY  # the rules' docs: imported only for this format
+
     cls = REGISTRY.get(code)
     if cls is None:
         name, short, full = DIAGNOSTICS[code]
@@ -138,6 +140,8 @@ def result(finding: Finding, index: dict[str, int]) -> dict:
 
 
 def sarif(findings: list[Finding], **_options) -> str:
+    from leaflint.rules import REGISTRY
+
     codes = sorted(DIAGNOSTICS) + sorted(REGISTRY)
     codes += sorted({f.code for f in findings} - set(codes))
     rules = [rule_descriptor(code) if code in REGISTRY or code in DIAGNOSTICS else {"id": code} for code in codes]

@@ -1,4 +1,5 @@
-"""Human-readable formats: ``concise`` (one line a finding) and ``full`` (with the source)."""
+"""Human-readable formats: ``concise`` (one line a finding), ``grouped`` (the same, under each
+file's name, as ruff's) and ``full`` (with the source, the full explanation and the fix)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,36 @@ def location(finding: Finding, color: bool = False) -> str:
 def headline(finding: Finding, color: bool = False, unsafe_fixes: bool = False) -> str:
     """``[*]`` marks a finding whose fix ``--fix`` applies (a safe one; an unsafe one too with
     ``--unsafe-fixes``), as in ruff."""
+    return f"{location(finding, color)}{_style(':', CYAN, color)} {_code_and_message(finding, color, unsafe_fixes)}"
+
+
+def _code_and_message(finding: Finding, color: bool, unsafe_fixes: bool) -> str:
     fixable = finding.fix is not None and (unsafe_fixes or finding.fix.applicability == "safe")
     mark = " " + _style("[*]", CYAN, color) if fixable else ""
-    return f"{location(finding, color)}{_style(':', CYAN, color)} {_style(finding.code, BOLD + RED, color)}{mark} {finding.message}"
+    return f"{_style(finding.code, BOLD + RED, color)}{mark} {finding.message}"
 
 
 def concise(findings: list[Finding], color: bool = False, unsafe_fixes: bool = False, **_options) -> str:
     return "".join(headline(f, color, unsafe_fixes) + "\n" for f in findings)
+
+
+def grouped(findings: list[Finding], color: bool = False, unsafe_fixes: bool = False, **_options) -> str:
+    """ruff's ``grouped``: each file's name on a line of its own, then its findings indented as
+    ``row:col CODE message`` (``cell N:row:col`` in notebooks), the positions aligned; a blank
+    line after each file."""
+    out: list[str] = []
+    by_file: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_file.setdefault(finding.filename, []).append(finding)
+    for filename, found in by_file.items():
+        out.append(_style(filename, BOLD, color) + _style(":", CYAN, color) + "\n")
+        places = [(f"cell {f.cell}:" if f.cell is not None else "") + f"{f.location.row}:{f.location.column}"
+                  for f in found]
+        width = max(len(place) for place in places)
+        for finding, place in zip(found, places):
+            out.append(f"  {place.ljust(width)} {_code_and_message(finding, color, unsafe_fixes)}\n")
+        out.append("\n")
+    return "".join(out)
 
 
 @lru_cache(maxsize=64)
@@ -70,6 +94,8 @@ def full(findings: list[Finding], color: bool = False, unsafe_fixes: bool = Fals
     for finding in findings:
         out.append(headline(finding, color, unsafe_fixes) + "\n")
         out.append(snippet(finding, _source_lines(finding), color))
+        if finding.detail:
+            out.append(f"  = note: {finding.detail}\n")
         if finding.fix is not None:
             out.append(f"  = help: {finding.fix.message} ({finding.fix.applicability} fix)\n")
         out.append("\n")

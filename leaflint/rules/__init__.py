@@ -1,17 +1,44 @@
-"""The rules, one module per family, and selection by code, prefix or ALL."""
+"""The rules, one module per family, and selection by code, prefix or ALL.
+
+Selection works from ``CATALOG`` (each rule's code, name and whether it is on by default), so
+that a run whose files all hit the cache never imports the rule modules (and libcst). The rule
+classes (``REGISTRY``, ``Rule``, ``Report``) are imported on first use; tests/test_rule_examples.py
+checks that the catalog and the classes agree."""
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
-from leaflint.rules import data, forward, inplace  # noqa: F401  (registration)
-from leaflint.rules.base import REGISTRY, Report, Rule
+from leaflint.findings import DIAGNOSTIC_CODES, INTERNAL_ERROR, SYNTAX_ERROR, UNREADABLE
 
-# Diagnostics that are not rules: always on, cannot be deselected.
-SYNTAX_ERROR = ("LL001", "syntax-error")
-UNREADABLE = ("LL002", "unreadable-file")
-INTERNAL_ERROR = ("LL003", "internal-error")
-DIAGNOSTIC_CODES = {SYNTAX_ERROR[0], UNREADABLE[0], INTERNAL_ERROR[0]}
+if TYPE_CHECKING:
+    from leaflint.rules.base import REGISTRY, Report, Rule  # noqa: F401
+
+# code -> (name, on by default)
+CATALOG: dict[str, tuple[str, bool]] = {
+    "LL101": ("inplace-method-on-leaf", True),
+    "LL102": ("augmented-assignment-on-leaf", True),
+    "LL103": ("item-assignment-on-leaf", True),
+    "LL104": ("out-argument-is-leaf", True),
+    "LL105": ("inplace-functional-on-leaf", True),
+    "LL106": ("foreach-inplace-on-leaves", True),
+    "LL201": ("data-write-in-graph-context", True),
+    "LL202": ("data-write-outside-no-grad", False),
+    "LL203": ("data-read-in-forward", True),
+    "LL301": ("parameter-replaced-in-forward", True),
+    "LL302": ("module-created-in-forward", True),
+    "LL303": ("tensor-assigned-to-parameter", True),
+}
+DEFAULT_CODES = tuple(sorted(code for code, (_, default) in CATALOG.items() if default))
+
+
+def __getattr__(name: str):
+    """``REGISTRY``, ``Rule`` and ``Report``: the rule modules, imported on first use."""
+    if name in ("REGISTRY", "Rule", "Report"):
+        from leaflint.rules import base, data, forward, inplace  # noqa: F401  (registration)
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'leaflint.rules' has no attribute {name!r}")
 
 
 class SelectionError(ValueError):
@@ -26,14 +53,25 @@ def validate_selector(selector: str) -> str:
     selector = selector.strip().upper()
     if selector == "ALL":
         return selector
-    if not selector.startswith("LL") or not any(code.startswith(selector) for code in REGISTRY):
-        raise SelectionError(f"unknown rule selector '{selector}' (rules: {', '.join(sorted(REGISTRY))}, "
+    if not selector.startswith("LL") or not any(code.startswith(selector) for code in CATALOG):
+        raise SelectionError(f"unknown rule selector '{selector}' (rules: {', '.join(sorted(CATALOG))}, "
                              f"prefixes such as LL1, or ALL)")
     return selector
 
 
-def select_rules(select: Optional[Iterable[str]] = None, ignore: Iterable[str] = (),
-                 extend_select: Iterable[str] = ()) -> list[Rule]:
+def lookup(query: str) -> list[str]:
+    """The rule codes a user means by ``query``: a code, a prefix (``LL1``, ``ALL``) or a
+    rule's name (``inplace-method-on-leaf``, any case, ``_`` for ``-``). [] if none."""
+    name = query.strip().lower().replace("_", "-")
+    by_name = [code for code, (rule_name, _) in CATALOG.items() if rule_name == name]
+    if by_name:
+        return by_name
+    selector = query.strip().upper()
+    return sorted(code for code in CATALOG if selector and _matches(code, selector))
+
+
+def select_codes(select: Optional[Iterable[str]] = None, ignore: Iterable[str] = (),
+                 extend_select: Iterable[str] = ()) -> tuple[str, ...]:
     """ruff semantics: ``select`` replaces the default set, ``extend_select`` adds, ``ignore`` removes.
 
     A more specific selector wins over a less specific one (``--select ALL --ignore LL2``
@@ -42,22 +80,30 @@ def select_rules(select: Optional[Iterable[str]] = None, ignore: Iterable[str] =
     chosen = [validate_selector(s) for s in select] if select is not None else None
     extra = [validate_selector(s) for s in extend_select]
     ignored = [validate_selector(s) for s in ignore]
-    rules = []
-    for code, cls in sorted(REGISTRY.items()):
+    codes = []
+    for code, (_, default) in sorted(CATALOG.items()):
         if chosen is None:
-            on_spec = 0 if cls.default else -1
+            on_spec = 0 if default else -1
         else:
             on_spec = max((_specificity(s) for s in chosen if _matches(code, s)), default=-1)
         on_spec = max([on_spec] + [_specificity(s) for s in extra if _matches(code, s)])
         off_spec = max((_specificity(s) for s in ignored if _matches(code, s)), default=-1)
         if on_spec >= 0 and on_spec > off_spec:
-            rules.append(cls())
-    return rules
+            codes.append(code)
+    return tuple(codes)
+
+
+def select_rules(select: Optional[Iterable[str]] = None, ignore: Iterable[str] = (),
+                 extend_select: Iterable[str] = ()) -> list["Rule"]:
+    """The rule instances of ``select_codes`` (imports the rule modules)."""
+    registry = __getattr__("REGISTRY")
+    return [registry[code]() for code in select_codes(select, ignore, extend_select)]
 
 
 def _specificity(selector: str) -> int:
     return 0 if selector == "ALL" else len(selector)
 
 
-__all__ = ["REGISTRY", "Report", "Rule", "select_rules", "SelectionError", "DIAGNOSTIC_CODES",
-           "SYNTAX_ERROR", "UNREADABLE", "INTERNAL_ERROR", "validate_selector"]
+__all__ = ["CATALOG", "DEFAULT_CODES", "REGISTRY", "Report", "Rule", "select_rules", "select_codes", "lookup",
+           "SelectionError", "DIAGNOSTIC_CODES", "SYNTAX_ERROR", "UNREADABLE", "INTERNAL_ERROR",
+           "validate_selector"]

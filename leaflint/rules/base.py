@@ -22,8 +22,19 @@ class Report:
     """What a rule says about one node; the engine turns it into a ``Finding``."""
 
     node: cst.CSTNode
-    message: str
+    message: str  # concise: what and why in a phrase (at most MAX_MESSAGE characters)
     fix: Optional[Fix] = None
+    detail: Optional[str] = None  # the full explanation: torch's error text, the advice in context
+
+
+# The concise message's budget (what and why, in a phrase), as in ruff's one-line output.
+MAX_MESSAGE = 120
+
+
+def short(text: str, width: int = 32) -> str:
+    """Source text for a concise message: one line, at most ``width`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
 
 
 class Rule:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Optional
 
 import libcst as cst
 
 from leaflint.model import SemanticModel
+from leaflint.model.imports import dotted
 from leaflint.model.semantic import DataWrite, Grad
-from leaflint.fixgen import build_data_read_fix, build_data_write_fix
-from leaflint.rules.base import Report, Rule, register
+from leaflint.blocks import loop_of_writes, move_after_backward
+from leaflint.fixgen import build_data_read_fix, build_data_write_fix, build_move_after_backward_fix
+from leaflint.rules.base import Report, Rule, register, short
 
 _REFERENCES = """
 References:
@@ -24,13 +27,40 @@ References:
 _COPYING_METHODS = {"to", "clone", "type", "float", "double", "half", "bfloat16", "cpu", "cuda",
                     "contiguous", "type_as", "view_as", "reshape", "view", "t", "T"}
 
-COPY_ADVICE = "use `with torch.no_grad(): x.copy_(value)`, which keeps autograd's version tracking so misuse raises"
+def copy_advice(text: str) -> str:
+    return (f"use `with torch.no_grad(): {text}.copy_(value)`, which keeps autograd's version tracking "
+            f"so misuse raises")
 
 
-def _write_text(model: SemanticModel, write: DataWrite) -> str:
+def _target(model: SemanticModel, write: DataWrite) -> str:
+    return model.text(write.target_node) if write.target_node is not None else "x"
+
+
+def _write_text(model: SemanticModel, write: DataWrite, width: int = 1000) -> str:
     if write.target_node is None:
         return ".data"
-    return f"{model.text(write.target_node)}.data"
+    return f"{short(model.text(write.target_node), width)}.data"
+
+
+def write_advice(model: SemanticModel, write: DataWrite) -> str:
+    """LL202's advice for this kind of write: the same in-place call on the tensor itself under
+    no_grad (or ``nn.init``), the same item write, or ``copy_`` for an assignment."""
+    text = _target(model, write)
+    if write.kind == "inplace" and write.detail:
+        init = _NN_INIT.get(write.detail)
+        alternative = f", or `{init}({text}, ...)`" if init else ""
+        return (f"call `{text}.{write.detail}(...)` itself under `with torch.no_grad():`{alternative}; "
+                f"version tracking is kept, so a misplaced write raises")
+    if write.kind == "setitem":
+        return f"write `{text}[...] = value` under `with torch.no_grad():`, which keeps version tracking"
+    if write.kind == "augassign":
+        return f"update `{text}` itself under `with torch.no_grad():`, which keeps version tracking"
+    return copy_advice(text)
+
+
+# In-place initialisers and their nn.init equivalents (which run under no_grad).
+_NN_INIT = {"uniform_": "nn.init.uniform_", "normal_": "nn.init.normal_", "zero_": "nn.init.zeros_",
+            "fill_": "nn.init.constant_", "ones_": "nn.init.ones_"}
 
 
 def _is_copy_of(node: cst.CSTNode, source: cst.CSTNode) -> bool:
@@ -86,25 +116,96 @@ def _masks(write: DataWrite) -> bool:
     return False
 
 
-def harmful_reason(model: SemanticModel, write: DataWrite) -> Optional[str]:
-    """Why a ``.data`` write is harmful here, or None (the LL201 contexts)."""
+@dataclass
+class Harm:
+    """Why a ``.data`` write is harmful here: the concise ``why`` and the full ``reason``."""
+
+    kind: str  # forward-after-use | before-backward | discards-graph | mask-in-forward
+    why: str
+    reason: str
+    source: Optional[str] = None  # discards-graph: the leaf whose graph is thrown away
+
+
+def harm(model: SemanticModel, write: DataWrite) -> Optional[Harm]:
+    """The LL201 context of a ``.data`` write, or None."""
     if model.grad_at(write.ctx) is not Grad.ON:
         return None
     in_forward = model.leaf(write.target) is not None and model.in_forward(write.ctx)
     if in_forward and model.used_before(write):
-        return ("inside forward after the tensor was already used: the graph saved the old values and "
-                "backward computes silently wrong gradients")
+        return Harm("forward-after-use", "in forward after its use: backward reads the new values (wrong grads)",
+                    "inside forward after the tensor was already used: the graph saved the old values and "
+                    "backward computes silently wrong gradients")
     if not in_forward and model.is_graph_write(write):
-        return ("after the tensor was used to build a graph and before `backward()`: the backward "
-                "pass reads the new values and computes a silently wrong gradient")
+        return Harm("before-backward", "between its use in a graph and backward(): silently wrong gradients",
+                    "after the tensor was used to build a graph and before `backward()`: the backward "
+                    "pass reads the new values and computes a silently wrong gradient")
     source = discarded_graph_source(model, write)
     if source is not None:
-        return (f"{'inside forward ' if in_forward else ''}and throws away the graph of the new value: "
-                f"`{source}` requires grad but gets no gradient through it")
+        return Harm("discards-graph", f"with a value whose graph it drops: `{short(source, 24)}` gets no gradient",
+                    f"{'inside forward ' if in_forward else ''}and throws away the graph of the new value: "
+                    f"`{source}` requires grad but gets no gradient through it", source)
     if in_forward and _masks(write):
-        return ("inside forward: the mask or dropout is written permanently into the weights on every "
-                "call, and autograd never sees it (the gradient ignores it)")
+        return Harm("mask-in-forward", "in forward: the mask is written into the weights for good, unseen by autograd",
+                    "inside forward: the mask or dropout is written permanently into the weights on every "
+                    "call, and autograd never sees it (the gradient ignores it)")
     return None
+
+
+def harmful_reason(model: SemanticModel, write: DataWrite) -> Optional[str]:
+    """Why a ``.data`` write is harmful here, or None (the LL201 contexts)."""
+    found = harm(model, write)
+    return found.reason if found is not None else None
+
+
+def _mentions(path: Optional[str]):
+    """A test: does a statement mention ``path`` (itself, a prefix of it, or an attribute of it)?"""
+    def mentions(stmt: cst.CSTNode) -> bool:
+        if path is None:
+            return True
+        stack = [stmt]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (cst.Name, cst.Attribute)):
+                text = dotted(node)
+                if text is not None and (text == path or text.startswith(path + ".") or path.startswith(text + ".")):
+                    return True
+            stack.extend(node.children)
+        return False
+    return mentions
+
+
+def move_plan(model: SemanticModel, write: DataWrite):
+    """Where a write between a forward and its backward() can go (``leaflint.blocks``), or None."""
+    stmt = write.ctx.stmt
+    if stmt is None:
+        return None
+    root = write.ctx.func.node if write.ctx.func.node is not None else model.module
+    writes = {id(w.ctx.stmt) for w in model.data_writes}
+    loop = loop_of_writes(root, stmt, lambda s: id(s) in writes)
+    return move_after_backward(root, loop if loop is not None else stmt, _mentions(write.path))
+
+
+def graph_advice(model: SemanticModel, write: DataWrite, found: Harm, plan) -> str:
+    """LL201's advice, for the context it is given in. (``copy_`` under no_grad is no advice
+    here: between a forward and its backward() backward then raises; in forward the value's
+    producers still get no gradient.)"""
+    text = _target(model, write)
+    if found.kind == "before-backward":
+        if plan is not None:
+            where = f"`{model.text(plan.backward)}`" + (f" and `{model.text(plan.step)}`" if plan.step is not None else "")
+            return f"move the write after {where}: the gradient is then computed from the values the loss used"
+        return ("move the write after the `backward()` call (and after `optimizer.step()` when one follows): "
+                "the gradient is then computed from the values the loss used")
+    if found.kind == "discards-graph":
+        return (f"to train `{found.source}`, compute with the value instead of storing it (e.g. "
+                f"`F.linear(x, value, bias)`) or register a parametrization "
+                f"(`torch.nn.utils.parametrize.register_parametrization`); to store it on purpose, "
+                f"write `{text}.data = value.detach()`")
+    if found.kind == "mask-in-forward":
+        return ("apply the mask functionally on every call instead (e.g. `F.linear(x, F.dropout(w_raw, p), b)`), "
+                "or register a parametrization")
+    return ("compute with the new value instead of writing it in forward (e.g. `F.linear(x, value, bias)`), "
+            "or make the write before the forward pass, under `torch.no_grad()`")
 
 
 @register
@@ -143,6 +244,12 @@ y.backward()
 with torch.no_grad():
     w.copy_(torch.zeros(3))  # version tracking kept: a misplaced write raises
 ```
+Between a forward and its `backward()`, move the write after the `backward()` (and after
+`optimizer.step()` when one follows): the gradient is then the loss's own. Writing with
+`copy_` under no_grad there instead makes `backward()` raise ("one of the variables needed for
+gradient computation has been modified by an inplace operation"). The unsafe fix moves the
+write (or the loop of writes over `D.parameters()`) when the `backward()` call is a plain
+statement of the same block.
 In forward, compute with the value instead of storing it: `F.linear(x, F.dropout(w_raw, p), b)`.
 
 ## LL201 and LL202
@@ -162,10 +269,14 @@ on a tensor that requires grad, outside no_grad.
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
         for write in model.data_writes:
-            reason = harmful_reason(model, write)
-            if reason is not None:
-                yield Report(write.node, f"`{_write_text(model, write)}` is written behind autograd's back {reason}; "
-                                         f"{COPY_ADVICE}")
+            found = harm(model, write)
+            if found is None:
+                continue
+            plan = move_plan(model, write) if found.kind == "before-backward" else None
+            yield Report(write.node, f"`{_write_text(model, write, 24)}` written {found.why}",
+                         fix=build_move_after_backward_fix(model, write, plan) if plan is not None else None,
+                         detail=f"`{_write_text(model, write)}` is written behind autograd's back {found.reason}; "
+                                f"{graph_advice(model, write, found, plan)}")
 
 
 @register
@@ -208,8 +319,41 @@ with torch.no_grad():
         for write in model.data_writes:
             if model.grad_at(write.ctx) is not Grad.ON or model.leaf(write.target) is None:
                 continue
-            yield Report(write.node, f"`{_write_text(model, write)}` writes a tensor that requires grad outside "
-                                     f"no_grad, bypassing autograd's version counter; {COPY_ADVICE}", fix=build_data_write_fix(model, write))
+            yield Report(write.node, f"`{_write_text(model, write, 32)}` written outside no_grad: bypasses autograd's "
+                                     f"version counter", fix=build_data_write_fix(model, write),
+                         detail=f"`{_write_text(model, write)}` writes a tensor that requires grad outside no_grad, "
+                                f"bypassing autograd's version counter; {write_advice(model, write)}")
+
+
+def _contains(root: cst.CSTNode, target: cst.CSTNode) -> bool:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node is target:
+            return True
+        stack.extend(node.children)
+    return False
+
+
+def computes_output(read) -> bool:
+    """False for a ``.data`` that is not a read feeding the computation: the target of an
+    assignment (``self.w.data, scale = quantize(w)`` writes it), or a read whose value only
+    flows back into a ``.data`` write of the same tensor (``self.w.data = self.w.data.half()``,
+    ``self.w.data = torch.renorm(self.w.data, 2, 0, c)``): the forward's output does not
+    depend on it through that statement."""
+    stmt = read.ctx.stmt
+    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+        return True
+    small = stmt.body[0]
+    if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+        if any(_contains(target, read.node) for target in targets):
+            return False
+        base = dotted(read.node.value)
+        if isinstance(small, cst.Assign) and base is not None and all(
+                isinstance(t, cst.Attribute) and t.attr.value == "data" and dotted(t.value) == base for t in targets):
+            return False  # the value goes back into the same tensor's .data
+    return True
 
 
 @register
@@ -254,9 +398,12 @@ If blocking the gradient is intended, say so with `self.weight.detach()`.
         for read in model.data_reads:
             if not model.in_forward(read.ctx) or model.grad_at(read.ctx) is not Grad.ON:
                 continue
-            if model.leaf(read.target) is None:
+            if model.leaf(read.target) is None or not computes_output(read):
                 continue
             text = model.text(read.node.value)
-            yield Report(read.node, f"`{text}.data` in forward reads the parameter outside autograd: `{text}` gets no "
-                                    f"gradient from this use and silently never trains through it; use `{text}` "
-                                    f"(or `{text}.detach()` if a stop-gradient is intended)", fix=build_data_read_fix(model, read))
+            yield Report(read.node, f"`{short(text, 32)}.data` read in forward: no gradient reaches "
+                                    f"`{short(text, 32)}` through this use",
+                         fix=build_data_read_fix(model, read),
+                         detail=f"`{text}.data` in forward reads the parameter outside autograd: `{text}` gets no "
+                                f"gradient from this use and silently never trains through it; use `{text}` "
+                                f"(or `{text}.detach()` if a stop-gradient is intended)")

@@ -8,7 +8,7 @@ from leaflint.model import SemanticModel
 from leaflint.model.semantic import AttrAssign, _names_in
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
 from leaflint.fixgen import build_param_replaced_fix, build_tensor_to_param_fix
-from leaflint.rules.base import Report, Rule, register
+from leaflint.rules.base import Report, Rule, register, short
 
 _REFERENCES = """
 References:
@@ -41,6 +41,34 @@ def lazily_guarded(assign: AttrAssign) -> bool:
 
 def _target_text(model: SemanticModel, assign: AttrAssign) -> str:
     return f"{model.text(assign.owner_node)}.{assign.attr}"
+
+
+_FUNCTIONAL_ADVICE = ("compute with the value functionally (e.g. `F.linear(x, new_weight, bias)`), or use "
+                      "`torch.nn.utils.parametrize.register_parametrization` / `torch.func.functional_call`")
+
+
+def _replacement_messages(model: SemanticModel, assign: AttrAssign, target: str) -> tuple[str, str]:
+    """LL301's concise message and detail, naming what is actually assigned: a new
+    ``nn.Parameter``, or a plain leaf tensor (``torch.tensor(..., requires_grad=True)``), which
+    nn.Module refuses over a Parameter and which no optimizer knows of elsewhere."""
+    origin = assign.value.origin if isinstance(assign.value, Fresh) else "nn.Parameter(...)"
+    brief = short(target, 32)
+    if origin == "nn.Parameter(...)":
+        return (f"`{brief}` replaced by a new nn.Parameter in forward: the optimizer keeps stepping the old one",
+                f"`{target}` is replaced by a new nn.Parameter inside forward: whatever produced the value gets no "
+                f"gradient, and the optimizer keeps stepping the old Parameter (its grad stays None); "
+                f"{_FUNCTIONAL_ADVICE}")
+    what = f"`{origin}`" if origin.startswith(".") is False else f"a tensor made a leaf by `{origin}`"
+    if model.is_parameter_slot(assign.owner, assign.attr):
+        return (f"`{brief}` is an nn.Parameter and is assigned a new leaf tensor in forward: nn.Module raises TypeError",
+                f"`{target}` is a registered nn.Parameter and is assigned a plain tensor ({what}) inside forward: "
+                f"nn.Module raises \"TypeError: cannot assign ... as parameter '{assign.attr}' (torch.nn.Parameter "
+                f"or None expected)\"; {_FUNCTIONAL_ADVICE}")
+    return (f"`{brief}` gets a new leaf tensor on every forward: no optimizer updates it, its producers get no grad",
+            f"`{target}` is assigned a new leaf tensor ({what}) inside forward, on every call: it is not a "
+            f"registered parameter, so no optimizer built from `parameters()` updates it, and whatever "
+            f"produced its value gets no gradient; register it once in __init__ as an nn.Parameter, or "
+            f"{_FUNCTIONAL_ADVICE}")
 
 
 @register
@@ -93,11 +121,8 @@ or `torch.nn.utils.parametrize.register_parametrization(self.linear, "weight", S
             if model.leaf(Attr(assign.owner, assign.attr)) is None and model.is_parameter_slot(assign.owner, assign.attr):
                 continue  # the slot is made non-trainable (`requires_grad = False`) in the class
             target = _target_text(model, assign)
-            yield Report(assign.node, (
-                f"`{target}` is replaced by a new nn.Parameter inside forward: whatever produced the value gets no "
-                f"gradient, and the optimizer keeps stepping the old Parameter (its grad stays None); compute with "
-                f"the value functionally (e.g. `F.linear(x, new_weight, bias)`), or use "
-                f"`torch.nn.utils.parametrize.register_parametrization` / `torch.func.functional_call`"), fix=build_param_replaced_fix(model, assign))
+            concise, detail = _replacement_messages(model, assign, target)
+            yield Report(assign.node, concise, fix=build_param_replaced_fix(model, assign), detail=detail)
 
 
 @register
@@ -146,6 +171,8 @@ input, size it for the maximum in `__init__` or use a lazy module (`nn.LazyLinea
                 continue
             target = _target_text(model, assign)
             yield Report(assign.node, (
+                f"`{short(target, 32)}` rebuilt as a new `{short(assign.value.kind[1], 24)}` in forward: its new "
+                f"parameters never train"), detail=(
                 f"`{target}` is rebuilt as a new `{assign.value.kind[1]}` inside forward: its fresh random parameters "
                 f"are not in the optimizer and never train, and the module built in __init__ is discarded; build it "
                 f"once in __init__ and only call it in forward"))
@@ -196,7 +223,9 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                 continue
             target = _target_text(model, assign)
             yield Report(assign.node, (
+                f"`{short(target, 32)}` is an nn.Parameter and is assigned a plain tensor: nn.Module raises TypeError"),
+                fix=build_tensor_to_param_fix(model, assign), detail=(
                 f"`{target}` is a registered nn.Parameter and is assigned a plain tensor: nn.Module raises "
                 f"\"TypeError: cannot assign ... as parameter '{assign.attr}' (torch.nn.Parameter or None expected)\"; "
                 f"wrap the value in `nn.Parameter(...)` (outside forward) or update in place with "
-                f"`with torch.no_grad(): {target}.copy_(value)`"), fix=build_tensor_to_param_fix(model, assign))
+                f"`with torch.no_grad(): {target}.copy_(value)`"))

@@ -6,8 +6,8 @@ from typing import ClassVar, Iterable
 
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import Grad, InplaceSite
-from leaflint.fixgen import build_inplace_fix
-from leaflint.rules.base import Report, Rule, register
+from leaflint.fixgen import build_inplace_fix, write_loop
+from leaflint.rules.base import Report, Rule, register, short
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation"
 VIEW_ERROR = "a view of a leaf Variable that requires grad is being used in an in-place operation"
@@ -26,23 +26,32 @@ References:
 """
 
 
-def describe_target(model: SemanticModel, site: InplaceSite) -> str:
+def describe_target(model: SemanticModel, site: InplaceSite, width: int = 1000) -> str:
     leaf = model.leaf(site.target)
-    text = model.text(site.target_node)
+    text = short(model.text(site.target_node), width)
     what = "a parameter" if leaf is not None and leaf.kind == "parameter" else "a tensor created with requires_grad=True"
     if leaf is not None and leaf.view:
         return f"`{text}`, a view of {what} (a leaf that requires grad)"
     return f"`{text}`, {what} (a leaf that requires grad)"
 
 
+def brief_target(model: SemanticModel, site: InplaceSite) -> str:
+    """The target for a concise message: ``w`` (leaf parameter) / ``w`` (view of a leaf tensor)."""
+    leaf = model.leaf(site.target)
+    what = "parameter" if leaf is not None and leaf.kind == "parameter" else "tensor"
+    view = "view of a " if leaf is not None and leaf.view else ""
+    return f"`{short(model.text(site.target_node), 24)}` ({view}leaf {what})"
+
+
 def advice(model: SemanticModel, site: InplaceSite) -> str:
     if model.in_forward(site.ctx):
         return ("inside forward, compute a new tensor out of place instead of mutating the parameter, "
                 "or move the update out of forward under `with torch.no_grad():`")
+    what = "the statement" if write_loop(model, site.ctx, site.ctx.stmt) is None else "the whole `for` loop"
     init = NN_INIT.get(site.detail) if site.kind == "method" else None
     if init is not None:
-        return f"use `{init}(...)` (it runs under no_grad) or wrap the statement in `with torch.no_grad():`"
-    return "wrap the statement in `with torch.no_grad():`"
+        return f"use `{init}(...)` (it runs under no_grad) or wrap {what} in `with torch.no_grad():`"
+    return f"wrap {what} in `with torch.no_grad():`"
 
 
 class InplaceRule(Rule):
@@ -57,13 +66,19 @@ class InplaceRule(Rule):
             leaf = model.leaf_in_collection(site.target) if site.kind == "foreach" else model.leaf(site.target)
             if leaf is None or model.grad_at(site.ctx) is not Grad.ON:
                 continue
-            yield Report(site.node, self.message(model, site, leaf.view), fix=build_inplace_fix(model, site, leaf))
+            yield Report(site.node, self.concise(model, site), fix=build_inplace_fix(model, site, leaf),
+                         detail=self.message(model, site, leaf.view))
 
     def error_text(self, view: bool) -> str:
         return VIEW_ERROR if view else LEAF_ERROR
 
     def message(self, model: SemanticModel, site: InplaceSite, view: bool) -> str:
+        """The full explanation: torch's error text and the advice."""
         raise NotImplementedError
+
+    def concise(self, model: SemanticModel, site: InplaceSite) -> str:
+        """What and why in a phrase (at most ``MAX_MESSAGE`` characters)."""
+        return f"`{short(site.detail, 24)}` writes in place to {brief_target(model, site)} with grad on: torch raises"
 
 
 @register
@@ -116,6 +131,9 @@ is reported there. `.data` and `.detach()` results are not leaves (see LL2 for `
         "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.b = nn.Parameter(torch.empty(3))\n        self.b.zero_()\n",
     ]
 
+    def concise(self, model: SemanticModel, site: InplaceSite) -> str:
+        return f"`.{short(site.detail, 24)}()` modifies {brief_target(model, site)} in place with grad on: torch raises"
+
     def message(self, model: SemanticModel, site: InplaceSite, view: bool) -> str:
         return (f"`.{site.detail}()` modifies {describe_target(model, site)} in place with grad mode on: "
                 f"torch raises \"{self.error_text(view)}\"; {advice(model, site)}")
@@ -160,6 +178,9 @@ or an optimizer (`torch.optim.SGD`), which updates under no_grad.
         "import torch\nw = torch.zeros(3, requires_grad=True)\nw -= 0.1\n",
         "def step(model, lr):\n    for p in model.parameters():\n        p -= lr * p.grad\n",
     ]
+
+    def concise(self, model: SemanticModel, site: InplaceSite) -> str:
+        return f"`{site.detail}` modifies {brief_target(model, site)} in place with grad on: torch raises"
 
     def message(self, model: SemanticModel, site: InplaceSite, view: bool) -> str:
         return (f"`{site.detail}` updates {describe_target(model, site)} in place with grad mode on: "
@@ -207,6 +228,9 @@ or `nn.Embedding(10, 4, padding_idx=0)`.
     def error_text(self, view: bool) -> str:
         return VIEW_ERROR
 
+    def concise(self, model: SemanticModel, site: InplaceSite) -> str:
+        return f"item assignment writes into {brief_target(model, site)} with grad on: torch raises"
+
     def message(self, model: SemanticModel, site: InplaceSite, view: bool) -> str:
         return (f"item assignment writes into {describe_target(model, site)} in place with grad mode on: "
                 f"torch raises \"{VIEW_ERROR}\"; {advice(model, site)}")
@@ -245,6 +269,9 @@ or the out-of-place form `y = torch.mul(w, decay)` when a graph is wanted.
     invalid = [
         "import torch\nw = torch.zeros(3, requires_grad=True)\ntorch.add(w, 1, out=w)\n",
     ]
+
+    def concise(self, model: SemanticModel, site: InplaceSite) -> str:
+        return f"`torch.{short(site.detail, 16)}(out=...)` writes into {brief_target(model, site)} with grad on: torch raises"
 
     def message(self, model: SemanticModel, site: InplaceSite, view: bool) -> str:
         return (f"`torch.{site.detail}(..., out=...)` writes into {describe_target(model, site)} with grad "
@@ -323,6 +350,9 @@ with torch.no_grad():
     invalid = [
         "import torch\ndef step(model):\n    torch._foreach_mul_(list(model.parameters()), 0.9)\n",
     ]
+
+    def concise(self, model: SemanticModel, site: InplaceSite) -> str:
+        return f"`torch.{short(site.detail, 32)}` updates parameters in place with grad on: torch raises"
 
     def message(self, model: SemanticModel, site: InplaceSite, view: bool) -> str:
         return (f"`torch.{site.detail}` updates parameters (`{model.text(site.target_node)}`) in place with "
