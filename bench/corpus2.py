@@ -215,8 +215,11 @@ def leaflint_identity(path: Path) -> str:
 
 def lint_half(projects: list[Project], cache: Path, args: argparse.Namespace,
               findings_out: list[str]) -> list[dict]:
+    """Lint each project of one half; findings go to ``findings_out`` and, as each project
+    finishes, to ``<findings-out>.partial`` (so a long run can be read while it goes)."""
     rows = []
     for p in projects:
+        before = len(findings_out)
         src = p.src(cache)
         files, lines = base.count_py(src)
         base.log(f"[{p.half}] {p.name}: leaflint check ({files:,} files, {lines:,} lines)")
@@ -229,6 +232,9 @@ def lint_half(projects: list[Project], cache: Path, args: argparse.Namespace,
             path = base.rel_to(str(f.get("filename", "?")), cache / "src", args.leaflint_path)
             message = str(f.get("message", "")).replace("\n", " ")
             findings_out.append(f"{p.half}\t{p.name}\t{path}:{row}:{col}: {f.get('code', '?')} {message}")
+        if args.findings_out:
+            with args.findings_out.with_name(args.findings_out.name + ".partial").open("a") as fh:
+                fh.writelines(line + "\n" for line in findings_out[before:])
         entry = {"requested": p.version, "version": p.version, "file": p.file}
         rows.append(base.summarize_project(p.name, entry, files, lines, lint))
     return rows
@@ -250,6 +256,8 @@ def cmd_run(args: argparse.Namespace, projects: list[Project], cache: Path) -> i
             base.log(f"!! {exc}")
     t0 = time.monotonic()
     findings: list[str] = []
+    if args.findings_out:
+        args.findings_out.with_name(args.findings_out.name + ".partial").write_text("")
     report: dict = {
         "leaflint_path": str(args.leaflint_path),
         "leaflint": leaflint_identity(args.leaflint_path),
@@ -283,6 +291,7 @@ def cmd_run(args: argparse.Namespace, projects: list[Project], cache: Path) -> i
         print(f"\n{name}: FAILED: {err.splitlines()[0] if err else ''}")
     if args.findings_out:
         args.findings_out.write_text("".join(line + "\n" for line in sorted(findings)))
+        args.findings_out.with_name(args.findings_out.name + ".partial").unlink(missing_ok=True)
         base.log(f"{len(findings)} findings written to {args.findings_out}")
     summary = args.summary or cache / "summary2.json"
     summary.write_text(json.dumps(report, indent=2) + "\n")
