@@ -17,6 +17,9 @@ Usage::
     python bench/corpus2.py download                  # fetch, verify sha256, extract
     python bench/corpus2.py run --leaflint-path /work/main --jobs 2 \\
         --findings-out /tmp/findings.tsv            # both halves, one table each
+
+Each finding is marked true, false or new from the triage in ``bench/corpus_verdicts.tsv``
+(``--verdicts``), and the closing table gives the precision of the triaged findings per half.
     python bench/corpus2.py run --half tuning --projects timm,peft
     python bench/corpus2.py add pypi NAME VERSION     # grow the corpus (writes the manifest)
     python bench/corpus2.py add github OWNER/NAME COMMIT --git-dir DIR
@@ -40,6 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus as base  # noqa: E402  (bench/corpus.py: download, extract, lint, report)
 
 MANIFEST = Path(__file__).resolve().parent / "corpus_manifest.toml"
+# Triage of past runs: project, path in the project, line, rule, true/false, why, principle.
+VERDICTS = Path(__file__).resolve().parent / "corpus_verdicts.tsv"
+VERDICT_KINDS = ("true", "false", "new")
 HALVES = ("tuning", "validation")
 
 # The first corpus (bench/corpus.py), tuned on since round one: always in the tuning half.
@@ -213,10 +219,27 @@ def leaflint_identity(path: Path) -> str:
     return head + (" (leaflint/ modified)" if dirty else "")
 
 
+def load_verdicts(path: Path) -> dict[tuple[str, str, int, str], str]:
+    """(project, path in the project, line, rule) -> "true" or "false", from a triage file."""
+    verdicts: dict[tuple[str, str, int, str], str] = {}
+    if not path.exists():
+        return verdicts
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) < 5 or cols[4] not in ("true", "false") or not cols[2].isdigit():
+            raise RuntimeError(f"{path}:{n}: expected project, path, line, rule, true|false, ...")
+        verdicts[(cols[0], cols[1], int(cols[2]), cols[3])] = cols[4]
+    return verdicts
+
+
 def lint_half(projects: list[Project], cache: Path, args: argparse.Namespace,
               findings_out: list[str]) -> list[dict]:
     """Lint each project of one half; findings go to ``findings_out`` and, as each project
-    finishes, to ``<findings-out>.partial`` (so a long run can be read while it goes)."""
+    finishes, to ``<findings-out>.partial`` (so a long run can be read while it goes).
+
+    Each finding is looked up in the triage file (``--verdicts``): true, false, or new."""
     rows = []
     for p in projects:
         before = len(findings_out)
@@ -227,21 +250,34 @@ def lint_half(projects: list[Project], cache: Path, args: argparse.Namespace,
                                  ("--jobs", str(args.jobs)))
         if lint.get("error"):
             base.log(f"!! {p.name}: {lint['error']}")
+        tally = dict.fromkeys(VERDICT_KINDS, 0)
         for f in lint["findings"]:
             row, col = base.finding_row_col(f)
-            path = base.rel_to(str(f.get("filename", "?")), cache / "src", args.leaflint_path)
+            filename, code = str(f.get("filename", "?")), str(f.get("code", "?"))
+            path = base.rel_to(filename, cache / "src", args.leaflint_path)
+            verdict = args.verdicts.get(
+                (p.name, base.rel_to(filename, src, args.leaflint_path), row, code), "new")
+            if code not in base.META_CODES:
+                tally[verdict] += 1
             message = str(f.get("message", "")).replace("\n", " ")
-            findings_out.append(f"{p.half}\t{p.name}\t{path}:{row}:{col}: {f.get('code', '?')} {message}")
+            findings_out.append(f"{p.half}\t{p.name}\t{verdict}\t{path}:{row}:{col}: {code} {message}")
         if args.findings_out:
             with args.findings_out.with_name(args.findings_out.name + ".partial").open("a") as fh:
                 fh.writelines(line + "\n" for line in findings_out[before:])
         entry = {"requested": p.version, "version": p.version, "file": p.file}
         rows.append(base.summarize_project(p.name, entry, files, lines, lint))
+        rows[-1]["verdicts"] = tally
     return rows
 
 
 def cmd_run(args: argparse.Namespace, projects: list[Project], cache: Path) -> int:
     args.leaflint_path = args.leaflint_path.resolve()
+    args.verdicts_path = args.verdicts
+    try:
+        args.verdicts = load_verdicts(args.verdicts)
+    except (RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not (args.leaflint_path / "leaflint" / "__init__.py").exists():
         print(f"error: no leaflint package in {args.leaflint_path}", file=sys.stderr)
         return 2
@@ -275,17 +311,24 @@ def cmd_run(args: argparse.Namespace, projects: list[Project], cache: Path) -> i
             continue
         rows = lint_half(members, cache, args, findings)
         total = base.total_row(rows, True)
+        total["verdicts"] = {k: sum(r["verdicts"][k] for r in rows) for k in VERDICT_KINDS}
         report["halves"][half] = {"projects": rows, "total": total}
         print(f"## {half} half ({len(rows)} projects)\n")
         print(base.markdown_table(rows, total, True) + "\n")
     wall = time.monotonic() - t0
     report["wall_seconds"] = round(wall, 1)
-    print("| half | projects | lines | findings | per 100k | internal errors | syntax errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(f"Verdicts from {args.verdicts_path}; precision is true / (true + false), "
+          "over the findings triaged so far.\n")
+    print("| half | projects | lines | findings | per 100k | true | false | new (not triaged) "
+          "| precision | internal errors | syntax errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for half, data in report["halves"].items():
-        t = data["total"]
+        t, v = data["total"], data["total"]["verdicts"]
+        judged = v["true"] + v["false"]
+        precision = f"{100 * v['true'] / judged:.0f}%" if judged else "n/a"
         print(f"| {half} | {t['linted_projects']} | {t['linted_lines']:,} | {t['findings']} | "
-              f"{t['findings_per_100k_lines'] or 0:.2f} | {t['internal_errors']} | {t['syntax_errors']} |")
+              f"{t['findings_per_100k_lines'] or 0:.2f} | {v['true']} | {v['false']} | {v['new']} | "
+              f"{precision} | {t['internal_errors']} | {t['syntax_errors']} |")
     print(f"\nwall time of the lint: {wall:.0f} s")
     for name, err in failures.items():
         print(f"\n{name}: FAILED: {err.splitlines()[0] if err else ''}")
@@ -366,7 +409,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--select", default=None, help="leaflint check --select (default rules)")
     run.add_argument("--timeout", type=float, default=3600.0, help="seconds per project")
     run.add_argument("--findings-out", type=Path, default=None,
-                     help="write every finding as HALF<TAB>PROJECT<TAB>path:row:col: CODE message")
+                     help="write every finding as HALF<TAB>PROJECT<TAB>VERDICT<TAB>"
+                          "path:row:col: CODE message (VERDICT: true, false or new)")
+    run.add_argument("--verdicts", type=Path, default=VERDICTS,
+                     help="triage of past runs (default: bench/corpus_verdicts.tsv)")
     run.add_argument("--summary", type=Path, default=None,
                      help="JSON summary (default: <cache>/summary2.json)")
     add = sub.add_parser("add", help="download or archive one project and record it")

@@ -32,6 +32,12 @@ def corpus2():
         sys.path.remove(BENCH)
 
 
+def test_committed_verdicts_name_manifest_projects(corpus2):
+    projects = {p.name for p in corpus2.load_projects()}
+    verdicts = corpus2.load_verdicts(corpus2.VERDICTS)
+    assert verdicts and {key[0] for key in verdicts} <= projects
+
+
 def test_committed_manifest_follows_the_split_rule(corpus2):
     projects = corpus2.load_projects()
     names = [p.name for p in projects]
@@ -111,19 +117,36 @@ def test_add_github_then_run_reports_per_half(corpus2, tmp_path):
 
     findings = tmp_path / "findings.tsv"
     summary = tmp_path / "summary.json"
-    proc = subprocess.run([*tool, "run", "--leaflint-path", REPO, "--jobs", "1",
-                           "--findings-out", str(findings), "--summary", str(summary)],
-                          capture_output=True, text=True)
+    # a triage file that judges the tuning project's finding (any rule code: read it back)
+    verdicts = tmp_path / "verdicts.tsv"
+    verdicts.write_text("# comment\n")
+    run = [*tool, "run", "--leaflint-path", REPO, "--jobs", "1", "--findings-out", str(findings),
+           "--summary", str(summary), "--verdicts", str(verdicts)]
+    proc = subprocess.run(run, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    code = findings.read_text().split(": ", 1)[1].split()[0]
+    verdicts.write_text(f"{names['tuning']}\tpkg/train.py\t4\t{code}\ttrue\twhy\t-\n")
+    proc = subprocess.run(run, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "## tuning half (1 projects)" in proc.stdout
     assert "## validation half (1 projects)" in proc.stdout
     rows = findings.read_text().splitlines()
-    assert sorted(r.split("\t")[:2] for r in rows) == sorted([h, n] for h, n in names.items())
+    assert sorted(r.split("\t")[:3] for r in rows) == sorted(
+        [h, n, "true" if h == "tuning" else "new"] for h, n in names.items())
     assert all("pkg/train.py:4:" in r and "LL1" in r for r in rows)
     data = json.loads(summary.read_text())
     for half in corpus2.HALVES:
         total = data["halves"][half]["total"]
         assert (total["findings"], total["linted_lines"], total["internal_errors"]) == (1, 4, 0)
+    assert data["halves"]["tuning"]["total"]["verdicts"] == {"true": 1, "false": 0, "new": 0}
+    assert data["halves"]["validation"]["total"]["verdicts"] == {"true": 0, "false": 0, "new": 1}
+    assert "| tuning | 1 | 4 | 1 | 25000.00 | 1 | 0 | 0 | 100% |" in proc.stdout
+
+    # a malformed triage file is one clear line, not a traceback
+    verdicts.write_text("x\ty\tnot-a-line\tLL101\tmaybe\n")
+    proc = subprocess.run(run, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert f"{verdicts}:1:" in proc.stderr and "Traceback" not in proc.stderr
 
     # a changed archive is refused, not measured
     archive = cache / "archives" / projects[0].file
