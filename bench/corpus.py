@@ -311,15 +311,15 @@ def extract_py(archive: Path, dest: Path) -> None:
                 rel = _safe_rel(info.filename)
                 if rel is not None:
                     write(rel, zf.read(info))
-    elif archive.name.endswith(".tar.gz"):
-        with tarfile.open(archive, "r:gz") as tf:
+    elif archive.name.endswith((".tar.gz", ".tar")):
+        with tarfile.open(archive, "r:*") as tf:
             for member in tf.getmembers():
                 if not member.isfile() or not member.name.endswith(".py"):
                     continue
                 rel = _safe_rel(member.name)
                 if rel is None:
                     continue
-                # drop the sdist's top-level "<name>-<version>/" directory
+                # drop the top-level "<name>-<version>/" (or git archive prefix) directory
                 if len(rel.parts) > 1:
                     rel = PurePosixPath(*rel.parts[1:])
                 fh = tf.extractfile(member)
@@ -385,14 +385,24 @@ def _parse_findings(stdout: str) -> list[dict] | None:
     return [d for d in data if isinstance(d, dict)]
 
 
-def run_leaflint(src: Path, select: str | None, timeout: float) -> dict:
-    """Run the leaflint CLI on ``src``. Returns a result dict (never raises)."""
+def run_leaflint(
+    src: Path,
+    select: str | None,
+    timeout: float,
+    leaflint_path: Path = REPO_ROOT,
+    extra_args: tuple[str, ...] = (),
+) -> dict:
+    """Run the leaflint CLI on ``src``. Returns a result dict (never raises).
+
+    ``leaflint_path`` is the tree whose ``leaflint`` package is measured: it goes first on
+    PYTHONPATH and is the working directory. ``extra_args`` go to ``leaflint check``.
+    """
     base = [sys.executable, "-m", "leaflint", "check", "--output-format", "json"]
     optional = ["--no-cache", "--exit-zero"]
-    tail = (["--select", select] if select else []) + [str(src)]
+    tail = list(extra_args) + (["--select", select] if select else []) + [str(src)]
 
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT) + (
+    env["PYTHONPATH"] = str(leaflint_path) + (
         os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
     )
     dropped = _dropped_options
@@ -401,7 +411,7 @@ def run_leaflint(src: Path, select: str | None, timeout: float) -> dict:
         t0 = time.monotonic()
         try:
             proc = subprocess.run(
-                cmd, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=timeout
+                cmd, capture_output=True, text=True, cwd=leaflint_path, env=env, timeout=timeout
             )
         except subprocess.TimeoutExpired as exc:
             err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
@@ -444,7 +454,7 @@ def run_leaflint(src: Path, select: str | None, timeout: float) -> dict:
     if "No module named leaflint" in proc.stderr:
         result.update(
             status="not-importable",
-            error=f"leaflint is not importable from {REPO_ROOT}",
+            error=f"leaflint is not importable from {leaflint_path}",
             stderr_tail=stderr_tail,
         )
         return result
