@@ -286,9 +286,11 @@ def test_ll203_confirmed_only_when_a_backward_lost_the_gradient(tmp_path):
     _write(tmp_path / "reads.py", DATA_READS)
     proc = _probe(["--output-format", "json", "--select", "LL203", "reads.py"], tmp_path)
     data = {d["location"]["row"]: d for d in json.loads(proc.stdout) if d["code"] == "LL203"}
-    assert data[12]["verdict"] == "refuted", data[12]  # max-norm write-back
+    # max-norm write-back: the static check does not flag a read that only feeds a `.data`
+    # write of the same tensor, and the probe reports no missed event for it either
+    assert 12 not in data, data.get(12)
     assert data[19]["verdict"] == "refuted", data[19]  # a kept copy for a binarised layer
-    assert "never reached a computation autograd records" in data[12]["evidence"]
+    assert "never reached a computation autograd records" in data[19]["evidence"]
     assert data[31]["verdict"] == "confirmed", data[31]
     assert "its grad is None after the backward" in data[31]["evidence"]
     assert "reads.py:42" in data[31]["evidence"]  # the backward that lost it
