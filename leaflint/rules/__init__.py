@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from leaflint.rules import data, forward, inplace  # noqa: F401  (registration)
+from leaflint.rules import saved  # noqa: F401  (registration: LL4)
 from leaflint.rules.base import REGISTRY, Report, Rule
 
 # Diagnostics that are not rules: always on, cannot be deselected.
