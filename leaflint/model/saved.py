@@ -120,6 +120,9 @@ class Save:
     op: str                    # the op that saved it (``sigmoid``, ``mm``, ``D(...)``)
     node: cst.CSTNode          # the call or operator that saved it
     what: str                  # the saved expression's text
+    # Empty: the save certainly happens. Otherwise the unknown-requires-grad values (function
+    # arguments) any of which requiring grad makes it happen.
+    cond: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ class Tensor:
     graph: frozenset = frozenset()          # ids of the saves its graph holds
     versioned: bool = True                  # False for a ``.data`` alias (writes bypass autograd)
     param: bool = False                     # a parameter (or a view of one)
+    srcs: frozenset = frozenset()           # when rg is None: the arguments it may require grad through
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,8 @@ def _join(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         rg = a.rg if a.rg == b.rg else None
         root = a.root if a.root == b.root else f"t{next(_ids)}"
-        return Tensor(rg, root, a.graph | b.graph, a.versioned and b.versioned, a.param and b.param)
+        return Tensor(rg, root, a.graph | b.graph, a.versioned and b.versioned, a.param and b.param,
+                      a.srcs | b.srcs)
     return None
 
 
@@ -218,6 +223,7 @@ class _Function:
         self.globals_env = globals_env
         self.found: list[Hit] = []
         self.returned: frozenset = frozenset()
+        self.returned_value: Optional[Tensor] = None
         self.loop_depth = 0
 
     # ---------------------------------------------------------------- entry
@@ -308,13 +314,13 @@ class _Function:
             self.expr(call, state, grad, stmt)
         elif isinstance(small, cst.Return) and small.value is not None:
             value = self.expr(small.value, state, grad, stmt)
-            if isinstance(value, Tensor):
-                self.returned |= value.graph
-            elif isinstance(small.value, cst.Tuple):
-                for element in small.value.elements:
-                    sub = self.expr(element.value, state, grad, stmt)
-                    if isinstance(sub, Tensor):
-                        self.returned |= sub.graph
+            parts = [value] if isinstance(value, Tensor) else []
+            if isinstance(small.value, cst.Tuple):
+                parts = [self.expr(e.value, state, grad, stmt) for e in small.value.elements]
+            for sub in parts:
+                if isinstance(sub, Tensor):
+                    self.returned |= sub.graph
+                    self.returned_value = sub if self.returned_value is None else _join(self.returned_value, sub)
         return grad
 
     # ---------------------------------------------------------------- binding and writing
@@ -374,7 +380,7 @@ class _Function:
         if not isinstance(loss, Tensor):
             return
         for save, write in state.hits:
-            if save.id in loss.graph:
+            if save.id in loss.graph and _certain(save, loss):
                 self.found.append(Hit(save, write, node, self.info, save.id in state.retained))
         if retain:
             state.retained |= set(loss.graph)
@@ -388,7 +394,7 @@ class _Function:
         if not self.info.in_forward:
             return
         for save, write in state.hits:
-            if save.id in self.returned:
+            if save.id in self.returned and _certain(save, self.returned_value):
                 self.found.append(Hit(save, write, None, self.info))
 
     # ---------------------------------------------------------------- expressions
@@ -482,7 +488,8 @@ class _Function:
     def unknown_op(self, inputs: list, grad: Grad) -> Tensor:
         tensors = [i for i in inputs if isinstance(i, Tensor)]
         graph = frozenset().union(*(t.graph for t in tensors)) if tensors else frozenset()
-        return Tensor(_any_rg(tensors) if grad is Grad.ON else False, f"t{next(_ids)}", graph)
+        rg, srcs = _flow(tensors, grad)
+        return Tensor(rg, f"t{next(_ids)}", graph, srcs=srcs)
 
     # ---------------------------------------------------------------- calls
     def call(self, node: cst.Call, state: _State, grad: Grad, stmt: cst.CSTNode) -> Optional[Value]:
@@ -545,7 +552,8 @@ class _Function:
                                                             "double", "half", "size", "dim", "numel"):
             if method in ("item", "tolist", "numpy", "size", "dim", "numel"):
                 return None
-            return Tensor(receiver.rg if grad is Grad.ON else False, f"t{next(_ids)}", receiver.graph)
+            rg, srcs = _flow([receiver], grad)
+            return Tensor(rg, f"t{next(_ids)}", receiver.graph, srcs=srcs)
         if method.endswith("_") and not method.startswith("_") and method not in _NOT_WRITES:
             self.write(receiver, Write(node, func.value, "method", method, self.loop_depth > 0, stmt), state)
             result = self.apply(method[:-1], node, [(receiver, func.value)] + list(args), kwargs, grad, state,
@@ -666,16 +674,16 @@ class _Function:
         # a local module class or a Sequential: its parameters are saved by its layers
         tensors = [i for i in inputs if isinstance(i, Tensor)]
         graph = frozenset().union(*(t.graph for t in tensors)) if tensors else frozenset()
-        rg = True if module.trainable and module.param_layers else _any_rg(tensors)
         if grad is not Grad.ON:
             return Tensor(False, f"t{next(_ids)}", frozenset())
-        in_rg = _any_rg(tensors)
+        in_rg, srcs = _flow(tensors, grad)
+        rg = True if module.trainable and module.param_layers else in_rg
         if module.trainable and module.param_layers and (in_rg is True or module.param_layers >= 2):
             save = Save(next(_ids), module.root, "params", f"{self.model.text(node.func)}(...)", node,
                         f"the parameters of `{self.model.text(node.func)}`")
             state.live[save.id] = save
             graph = graph | {save.id}
-        return Tensor(rg, f"t{next(_ids)}", graph)
+        return Tensor(rg, f"t{next(_ids)}", graph, srcs=srcs if rg is None else frozenset())
 
     def apply(self, name: str, node: cst.CSTNode, args: list, kwargs: dict, grad: Grad, state: _State,
               result_root: Optional[str] = None, by_name: bool = False) -> Tensor:
@@ -710,27 +718,30 @@ class _Function:
             resolved = found[0] if found else None
         tensors = [v for v, _ in list(args) + list(kwargs.values()) if isinstance(v, Tensor)]
         graph = frozenset().union(*(t.graph for t in tensors)) if tensors else frozenset()
-        rg = _any_rg(tensors) if grad is Grad.ON else False
+        rg, srcs = _flow(tensors, grad)
         root = result_root or f"t{next(_ids)}"
-        if grad is not Grad.ON or rg is not True or resolved is None:
-            return Tensor(rg, root, graph)
+        if rg is False or resolved is None:
+            return Tensor(rg, root, graph, srcs=srcs)
         overload = resolved[1]
         saves = []
         for arg_name, condition in overload.saves_inputs.items():
             value, value_node = named.get(arg_name, (None, None))
             if not isinstance(value, Tensor) or not value.versioned:
                 continue
+            cond = srcs
             if condition is not None:
                 needed = [named.get(c, (None, None))[0] for c in condition]
-                if not any(isinstance(n, Tensor) and n.rg is True for n in needed):
+                need_rg, need_srcs = _flow([n for n in needed if isinstance(n, Tensor)], grad)
+                if need_rg is False:
                     continue
+                cond = need_srcs
             saves.append(Save(next(_ids), value.root, "params" if value.param else "input", op_name, node,
-                              self.model.text(value_node) if value_node is not None else arg_name))
+                              self.model.text(value_node) if value_node is not None else arg_name, cond))
         if overload.saves_output:
-            saves.append(Save(next(_ids), root, "output", op_name, node, self.model.text(node)))
+            saves.append(Save(next(_ids), root, "output", op_name, node, self.model.text(node), srcs))
         for save in saves:
             state.live[save.id] = save
-        return Tensor(True, root, graph | {s.id for s in saves})
+        return Tensor(rg, root, graph | {s.id for s in saves}, srcs=srcs)
 
     # ---------------------------------------------------------------- helpers
     def _item(self, items: Optional[Value]) -> Optional[Value]:
@@ -777,6 +788,28 @@ def _is_literal(node: Optional[cst.BaseExpression]) -> bool:
         (isinstance(node, cst.UnaryOperation) and isinstance(node.expression, (cst.Integer, cst.Float)))
 
 
+def _flow(tensors: list, grad: Grad) -> tuple[Optional[bool], frozenset]:
+    """requires_grad of an op's result, and (when unknown) the arguments it depends on."""
+    if grad is not Grad.ON:
+        return False, frozenset()
+    rg = _any_rg(tensors)
+    if rg is None:
+        return None, frozenset().union(*(t.srcs for t in tensors if isinstance(t, Tensor) and t.rg is None))
+    return rg, frozenset()
+
+
+def _certain(save: Save, loss: Optional[Tensor]) -> bool:
+    """Whether the save happened, given that ``loss`` is backpropagated (so it requires grad).
+
+    A save known to happen is certain. A save that happens when any of the arguments in
+    ``save.cond`` requires grad is certain when the loss requires grad only through those
+    arguments: its backward() would otherwise raise that nothing requires grad.
+    """
+    if not save.cond:
+        return True
+    return loss is not None and loss.rg is None and bool(loss.srcs) and loss.srcs <= save.cond
+
+
 def _any_rg(values: Iterable) -> Optional[bool]:
     flags = [v.rg for v in values if isinstance(v, Tensor)]
     if any(f is True for f in flags):
@@ -813,7 +846,7 @@ def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list
         for param in list(info.node.params.params) + list(info.node.params.kwonly_params):
             name = param.name.value
             if name != info.self_name:
-                state.env[name] = Tensor(None, f"arg:{name}")
+                state.env[name] = Tensor(None, f"arg:{name}", srcs=frozenset({f"arg:{name}"}))
         runner.run(_body(info.node.body), state)
         runner.finish(state)
         hits.extend(runner.found)
