@@ -845,7 +845,12 @@ def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list
         state = _State()
         for param in list(info.node.params.params) + list(info.node.params.kwonly_params):
             name = param.name.value
-            if name != info.self_name:
+            if name == info.self_name:
+                continue
+            annotation = param.annotation.annotation if param.annotation is not None else None
+            if annotation is not None and model.imports.qualname(annotation) in api.PARAMETER:
+                state.env[name] = Tensor(True, f"arg:{name}", param=True)
+            else:
                 state.env[name] = Tensor(None, f"arg:{name}", srcs=frozenset({f"arg:{name}"}))
         runner.run(_body(info.node.body), state)
         runner.finish(state)

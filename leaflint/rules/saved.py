@@ -16,7 +16,7 @@ import libcst as cst
 from leaflint.findings import Edit, Fix
 from leaflint.fixgen import UNSAFE, FixContext, LazyFix
 from leaflint.model import SemanticModel
-from leaflint.model.saved import Hit, hits_for
+from leaflint.model.saved import Hit, hits_for, load_table
 from leaflint.model.values import SelfRef
 from leaflint.rules.base import Report, Rule, register
 
@@ -92,8 +92,11 @@ def build_saved_fix(model: SemanticModel, hit: Hit) -> Optional[LazyFix]:
     stmt = write.stmt
     if write.in_loop and write.kind != "inplace_fn":
         return None  # a list and torch.stack: advice in the message, no mechanical rewrite
+    if isinstance(write.target, cst.Name) and write.target.value in _parameters(hit):
+        return None  # the caller may rely on the write to its argument: no mechanical rewrite
     if write.kind == "method" and isinstance(write.target, cst.Name) and isinstance(stmt, cst.SimpleStatementLine) \
-            and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr) and stmt.body[0].value is write.node:
+            and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr) and stmt.body[0].value is write.node \
+            and load_table().has_method(write.detail[:-1]):
         call = write.node
         name = write.target.value
         plain = call.func.attr.value[:-1]
@@ -121,6 +124,14 @@ def build_saved_fix(model: SemanticModel, hit: Hit) -> Optional[LazyFix]:
     if write.kind == "inplace_fn" and isinstance(write.node, cst.Call):
         return _drop_inplace(model, write.node)
     return None
+
+
+def _parameters(hit: Hit) -> set[str]:
+    node = hit.func.node
+    if node is None:
+        return set()
+    params = node.params
+    return {p.name.value for p in list(params.posonly_params) + list(params.params) + list(params.kwonly_params)}
 
 
 def _replace(node: cst.CSTNode, text: str, message: str) -> LazyFix:
