@@ -32,6 +32,22 @@ KINDS = {
     "LL303": {"param_assign"},
 }
 
+
+
+def _registry_kinds() -> None:
+    """Kinds a rule declares itself (``probe_kinds``, issue 15): a new family needs no edit here."""
+    try:
+        from leaflint.rules import REGISTRY
+    except ImportError:  # libcst missing in a torch-only environment: the table above stands
+        return
+    for code, cls in REGISTRY.items():
+        kinds = getattr(cls, "probe_kinds", None)
+        if kinds:
+            KINDS.setdefault(code, set(kinds))
+
+
+_registry_kinds()
+
 _FALLBACK_NAMES = {
     "LL101": ("inplace-method-on-leaf", "In-place method on a leaf tensor that requires grad"),
     "LL102": ("augmented-assignment-on-leaf", "Augmented assignment to a leaf tensor that requires grad"),
@@ -277,6 +293,8 @@ def _loc_text(loc: Optional[dict]) -> str:
 def _confirm_text(code: str, hits: list[dict]) -> str:
     ev = hits[0]
     kind = ev.get("k")
+    if ev.get("text"):  # events that explain themselves (saved_write: LL4)
+        return ev["text"] + _where(ev)
     if kind == "inplace":
         op = ev.get("op")
         if ev.get("err"):
