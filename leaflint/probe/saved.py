@@ -104,7 +104,8 @@ class SavedTracker:
     def unpack(self, packed):
         alias = packed.alias
         now = alias._version
-        if now != packed.version or packed.writes:
+        if (now != packed.version or packed.writes) and torch._C._current_autograd_node() is not None:
+            # only inside backward: reading ``grad_fn._saved_*`` (as the LL2 check does) unpacks too
             self._violation(packed, now)
         return alias
 
