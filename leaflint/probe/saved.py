@@ -5,7 +5,9 @@ Measured on torch 2.13 (DESIGN.md section 10):
 - ``torch.autograd.graph.saved_tensors_hooks`` calls ``pack`` for every tensor a graph saves.
   ``pack`` records the tensor's ``_version``, the user's line and the saving node, and returns
   a ``_Packed`` holding ``t.detach()``: an alias that keeps the storage and the version counter
-  but not the graph (returning ``t`` itself leaks every graph never backpropagated).
+  but not the graph (returning a non-leaf ``t`` itself leaks every graph never backpropagated).
+  A leaf is held as itself, as torch does, so ``w.data = v`` after the save behaves as without
+  the probe.
 - With the hooks installed torch skips its own version check, so ``unpack`` compares the
   versions itself and raises torch's error (behaviour unchanged), now naming the write.
 - The monitor's mode calls ``track_call`` for the in-place ops it classifies (methods ``*_``,
@@ -86,7 +88,10 @@ class SavedTracker:
     def pack(self, t):
         key = _key(t)
         grad_fn = t.grad_fn
-        packed = _Packed(t.detach(), t._version, key, self._site(sys._getframe(1)),
+        # A leaf is kept itself (as torch's SavedVariable does: a later ``w.data = ...`` is seen by
+        # backward, so behaviour is unchanged); anything else as a detach()ed alias, which keeps
+        # storage and version counter without pinning the graph.
+        packed = _Packed(t if t.is_leaf else t.detach(), t._version, key, self._site(sys._getframe(1)),
                          id(grad_fn) if grad_fn is not None else None)
         if key is not None:
             bucket = self.saved.get(key)
