@@ -103,7 +103,8 @@ class SavedTracker:
 
     def _forget(self, key) -> None:
         bucket = self.saved.get(key)
-        if bucket is not None and not bucket:
+        # iterate: len() of a WeakSet may still count the object being finalized
+        if bucket is not None and not any(True for _ in bucket):
             self.saved.pop(key, None)
 
     def unpack(self, packed):
