@@ -142,6 +142,7 @@ class Module:
     inplace: bool = False
     trainable: bool = True
     param_layers: int = 0                   # parameter-owning layers inside (local / Sequential)
+    last_op: Optional[str] = None           # a Sequential's last layer's op (its output is the container's)
 
 
 @dataclass(frozen=True)
@@ -457,7 +458,7 @@ class _Function:
                 return Tensor(True, path or f"t{next(_ids)}", param=True)
             module = self.model.module_of(semantic)
             if module is not None:
-                return self.module_value(path or f"m{next(_ids)}", module)
+                return self.module_value(path or f"m{next(_ids)}", module, self._built_by(semantic))
         if isinstance(base, Module):
             return Tensor(base.trainable, f"{base.root}.{attr}", param=base.trainable) \
                 if attr in api.LAYER_PARAMETERS.get(base.kind[1] if base.kind[0] == "torch" else "", ()) else None
@@ -476,14 +477,45 @@ class _Function:
             return Attr(base, node.attr.value)
         return None
 
-    def module_value(self, root: str, module: ModuleInstance) -> Module:
-        layers = 0
+    def module_value(self, root: str, module: ModuleInstance, built: Optional[cst.Call] = None) -> Module:
+        layers, last_op = 0, None
         if module.kind[0] == "local":
             cls = self.model.classes.get(module.kind[1])
             if cls is not None:
                 layers = len(cls.params) + sum(1 for sub in cls.submodules.values()
                                                if self.model.module_owns_parameters(sub))
-        return Module(root, module.kind, module.inplace, not module.frozen, layers)
+        elif built is not None:
+            layers, last_op = self._container_facts(module.kind[1], [a.value for a in built.args if a.keyword is None])
+        elif module.kind[1] in api.LAYER_PARAMETERS:
+            layers = 1
+        return Module(root, module.kind, module.inplace, not module.frozen, layers, last_op)
+
+    def _built_by(self, semantic) -> Optional[cst.Call]:
+        """The ``nn.Sequential(...)`` call that ``self.x = ...`` assigned in the class."""
+        if not isinstance(semantic, Attr) or not isinstance(semantic.base, SelfRef):
+            return None
+        for assign in self.model.attr_assigns:
+            if isinstance(assign.owner, SelfRef) and assign.owner.cls == semantic.base.cls \
+                    and assign.attr == semantic.name and isinstance(assign.value_node, cst.Call):
+                return assign.value_node
+        return None
+
+    def _container_facts(self, layer: str, arg_nodes: list) -> tuple[int, Optional[str]]:
+        """Parameter-owning layers of a ``Sequential(...)`` and the op of its last layer."""
+        if layer not in ("Sequential", "ModuleList"):
+            return (1 if layer in api.LAYER_PARAMETERS else 0), None
+        layers, last_op = 0, None
+        for arg_node in arg_nodes:
+            last_op = None
+            if isinstance(arg_node, cst.Call):
+                inner = api.torch_nn_layer(self.model.imports.qualname(arg_node.func))
+                if inner in api.LAYER_PARAMETERS or (isinstance(arg_node.func, cst.Name)
+                                                     and arg_node.func.value in self.model.classes):
+                    layers += 1
+                spec = self.table.modules.get(inner or "")
+                if spec is not None and "weight_arg" not in spec:
+                    last_op = spec["op"]
+        return layers, last_op
 
     def unknown_op(self, inputs: list, grad: Grad) -> Tensor:
         tensors = [i for i in inputs if isinstance(i, Tensor)]
@@ -623,17 +655,8 @@ class _Function:
 
     def construct(self, node: cst.Call, layer: str, args, kwargs, state: _State) -> Module:
         inplace = _is_true(kwargs.get("inplace", (None, None))[1]) is True
-        layers = 0
-        if layer in ("Sequential", "ModuleList"):
-            for _, arg_node in args:
-                if isinstance(arg_node, cst.Call):
-                    inner = api.torch_nn_layer(self.model.imports.qualname(arg_node.func))
-                    if inner in api.LAYER_PARAMETERS or (isinstance(arg_node.func, cst.Name)
-                                                         and arg_node.func.value in self.model.classes):
-                        layers += 1
-        elif layer in api.LAYER_PARAMETERS:
-            layers = 1
-        return Module(f"m{next(_ids)}", ("torch", layer), inplace, True, layers)
+        layers, last_op = self._container_facts(layer, [n for _, n in args])
+        return Module(f"m{next(_ids)}", ("torch", layer), inplace, True, layers, last_op)
 
     def optimizer_roots(self, node: cst.BaseExpression, value: Optional[Value], state: _State, grad: Grad,
                         stmt: cst.CSTNode) -> tuple[str, ...]:
@@ -683,7 +706,14 @@ class _Function:
                         f"the parameters of `{self.model.text(node.func)}`")
             state.live[save.id] = save
             graph = graph | {save.id}
-        return Tensor(rg, f"t{next(_ids)}", graph, srcs=srcs if rg is None else frozenset())
+        root = f"t{next(_ids)}"
+        if module.last_op is not None and self.table.saves_output(module.last_op) and rg is not False:
+            # the container's output is its last layer's, which that layer saved for its backward
+            save = Save(next(_ids), root, "output", module.last_op, node, self.model.text(node),
+                        srcs if rg is None else frozenset())
+            state.live[save.id] = save
+            graph = graph | {save.id}
+        return Tensor(rg, root, graph, srcs=srcs if rg is None else frozenset())
 
     def apply(self, name: str, node: cst.CSTNode, args: list, kwargs: dict, grad: Grad, state: _State,
               result_root: Optional[str] = None, by_name: bool = False) -> Tensor:
