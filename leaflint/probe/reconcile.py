@@ -211,7 +211,7 @@ def _indirect_reportable(ev: dict) -> bool:
     """Events inside torch/library code called by the user: report the ones that hurt
     (an error, a live graph, forward state) - not torch's own `.data` bookkeeping."""
     code = ev.get("code") or ""
-    if code.startswith("LL1") or code.startswith("LL3"):
+    if code.startswith(("LL1", "LL3", "LL4")):  # LL4: torch raised at backward, or the gradient is wrong
         return True
     return "LL201" in (ev.get("codes") or ())
 

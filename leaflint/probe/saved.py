@@ -163,6 +163,8 @@ class SavedTracker:
                 continue
             write["name"] = self.name_of(key, frame)
             for packed in list(bucket):
+                if packed.version > before:
+                    continue  # saved during or after this write (``relu_`` saves its own result)
                 if packed.writes is None:
                     packed.writes = []
                 if len(packed.writes) < 16:
@@ -174,9 +176,12 @@ class SavedTracker:
         node_name = type(node).__name__ if node is not None else "?"
         writes = packed.writes or []
         moved = now != packed.version
-        culprit = next((w for w in reversed(writes) if w["after"] != w["before"] or w["data_alias"]), None)
-        if culprit is None and writes:
-            culprit = writes[-1]
+        if moved:
+            culprit = next((w for w in reversed(writes) if w["after"] != w["before"]), None)
+        else:  # the version did not move: only a write through a ``.data`` alias changed the values
+            culprit = next((w for w in reversed(writes) if w["data_alias"]), None)
+            if culprit is None:
+                return
         shape = "[" + ", ".join(str(s) for s in packed.alias.shape) + "]"
         tensor = f"{str(packed.alias.dtype).replace('torch.', '')}{shape}"
         message = (f"{ERROR}: [{tensor}], saved by {node_name}, is at version {now}; expected version "
