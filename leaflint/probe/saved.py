@@ -46,17 +46,25 @@ _THIS = os.path.realpath(__file__)
 
 
 class _Packed:
-    """What a graph holds instead of the tensor: an alias, its version at save time, where."""
+    """What a graph holds instead of the tensor: an alias, its version at save time, where.
 
-    __slots__ = ("alias", "version", "key", "save_at", "output_of", "writes", "__weakref__")
+    When the graph releases it (backward done, or the graph dropped) ``__del__`` takes its
+    storage off the tracked set, so writes after backward cost one dictionary test."""
 
-    def __init__(self, alias, version, key, save_at, output_of):
+    __slots__ = ("alias", "version", "key", "save_at", "output_of", "writes", "tracker", "__weakref__")
+
+    def __init__(self, alias, version, key, save_at, output_of, tracker):
         self.alias = alias
         self.version = version
         self.key = key
         self.save_at = save_at
         self.output_of = output_of
         self.writes = None
+        self.tracker = tracker
+
+    def __del__(self):
+        if self.key is not None:
+            self.tracker._forget(self.key)
 
 
 class SavedTracker:
@@ -67,7 +75,9 @@ class SavedTracker:
         self.project = project              # leaflint.probe.project.Project: which files are the user's
         self.is_data_alias = is_data_alias  # tensor -> whether it is the result of ``t.data``
         self.positions: dict = {}
-        self.saved: dict = {}               # storage key -> WeakSet of _Packed
+        self.saved: dict = {}               # storage key -> list of weak references to _Packed
+        self.counts: dict = {}              # storage key -> how many _Packed are alive
+        self.code_real: dict = {}           # code object -> realpath when it is a project file
         self.fallback_log: collections.deque = collections.deque(maxlen=256)
         self.suspended = 0
         self.lock = threading.RLock()
@@ -92,19 +102,26 @@ class SavedTracker:
         # backward, so behaviour is unchanged); anything else as a detach()ed alias, which keeps
         # storage and version counter without pinning the graph.
         packed = _Packed(t if t.is_leaf else t.detach(), t._version, key, self._site(sys._getframe(1)),
-                         id(grad_fn) if grad_fn is not None else None)
+                         id(grad_fn) if grad_fn is not None else None, self)
         if key is not None:
-            bucket = self.saved.get(key)
-            if bucket is None:
-                bucket = self.saved[key] = weakref.WeakSet()
-            bucket.add(packed)
-            weakref.finalize(packed, self._forget, key)
+            refs = self.saved.get(key)
+            if refs is None:
+                self.saved[key] = [weakref.ref(packed)]
+                self.counts[key] = 1
+            else:
+                refs.append(weakref.ref(packed))
+                self.counts[key] += 1
         return packed
 
     def _forget(self, key) -> None:
-        bucket = self.saved.get(key)
-        # iterate: len() of a WeakSet may still count the object being finalized
-        if bucket is not None and not any(True for _ in bucket):
+        try:
+            left = self.counts[key] - 1
+        except KeyError:  # a key re-registered after an interpreter-shutdown race
+            return
+        if left:
+            self.counts[key] = left
+        else:
+            del self.counts[key]
             self.saved.pop(key, None)
 
     def unpack(self, packed):
@@ -158,12 +175,13 @@ class SavedTracker:
                      "loc": loc, "via": via, "data_alias": data_alias}
             if self.suspended:
                 self.fallback_log.append((str(t.dtype), tuple(t.shape), after, write))
-            bucket = self.saved.get(key)
-            if not bucket:
+            refs = self.saved.get(key)
+            if not refs:
                 continue
             write["name"] = self.name_of(key, frame)
-            for packed in list(bucket):
-                if packed.version > before:
+            for ref in list(refs):
+                packed = ref()
+                if packed is None or packed.version > before:
                     continue  # saved during or after this write (``relu_`` saves its own result)
                 if packed.writes is None:
                     packed.writes = []
@@ -239,11 +257,15 @@ class SavedTracker:
     # ------------------------------------------------------------------ locations and names
     def _site(self, frame) -> list:
         """The first project frame outwards, as a one-element chain (cheap: cached per file)."""
-        realpath = self.project.realpath
+        known = self.code_real
         depth = 0
         while frame is not None and depth < 60:
             code = frame.f_code
-            if realpath(code.co_filename) is not None:
+            try:
+                real = known[code]
+            except KeyError:
+                real = known[code] = self.project.realpath(code.co_filename)
+            if real is not None:
                 return [(code, frame.f_lasti, frame.f_lineno)]
             frame = frame.f_back
             depth += 1
