@@ -200,6 +200,11 @@ class _State:
 
 
 def _join(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
+    """Merge two paths' values. A tensor and a non-tensor (``total = 0`` before a loop that adds
+    losses) stay the tensor: ``backward()`` and in-place writes only work on that path."""
+    if a is None or b is None:
+        other = a if b is None else b
+        return other if isinstance(other, Tensor) else None
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         rg = a.rg if a.rg == b.rg else None
         root = a.root if a.root == b.root else f"t{next(_ids)}"
@@ -483,12 +488,27 @@ class _Function:
             cls = self.model.classes.get(module.kind[1])
             if cls is not None:
                 layers = len(cls.params) + sum(1 for sub in cls.submodules.values()
-                                               if self.model.module_owns_parameters(sub))
+                                               if self._owns_parameters(sub, {cls.name}))
         elif built is not None:
             layers, last_op = self._container_facts(module.kind[1], [a.value for a in built.args if a.keyword is None])
         elif module.kind[1] in api.LAYER_PARAMETERS:
             layers = 1
         return Module(root, module.kind, module.inplace, not module.frozen, layers, last_op)
+
+    def _owns_parameters(self, module: ModuleInstance, seen: set) -> bool:
+        """Whether a submodule holds trainable parameters (a class that contains itself stops)."""
+        if module.frozen:
+            return False
+        kind, name = module.kind
+        if kind == "torch":
+            return name in api.LAYER_PARAMETERS
+        if name in seen:
+            return False
+        cls = self.model.classes.get(name)
+        if cls is None:
+            return False
+        seen = seen | {name}
+        return bool(cls.params) or any(self._owns_parameters(sub, seen) for sub in cls.submodules.values())
 
     def _built_by(self, semantic) -> Optional[cst.Call]:
         """The ``nn.Sequential(...)`` call that ``self.x = ...`` assigned in the class."""
