@@ -35,7 +35,6 @@ import os
 import re
 import sys
 import threading
-import weakref
 from typing import Callable, Optional
 
 import torch
@@ -51,7 +50,7 @@ class _Packed:
     When the graph releases it (backward done, or the graph dropped) ``__del__`` takes its
     storage off the tracked set, so writes after backward cost one dictionary test."""
 
-    __slots__ = ("alias", "version", "key", "save_at", "output_of", "writes", "tracker", "__weakref__")
+    __slots__ = ("alias", "version", "key", "save_at", "output_of", "tracker")
 
     def __init__(self, alias, version, key, save_at, output_of, tracker):
         self.alias = alias
@@ -59,7 +58,6 @@ class _Packed:
         self.key = key
         self.save_at = save_at
         self.output_of = output_of
-        self.writes = None
         self.tracker = tracker
 
     def __del__(self):
@@ -75,8 +73,8 @@ class SavedTracker:
         self.project = project              # leaflint.probe.project.Project: which files are the user's
         self.is_data_alias = is_data_alias  # tensor -> whether it is the result of ``t.data``
         self.positions: dict = {}
-        self.saved: dict = {}               # storage key -> list of weak references to _Packed
-        self.counts: dict = {}              # storage key -> how many _Packed are alive
+        self.saved: dict = {}               # storage key -> how many saves of it are alive
+        self.writes: dict = {}              # storage key -> the writes logged while it was saved
         self.code_real: dict = {}           # code object -> realpath when it is a project file
         self.fallback_log: collections.deque = collections.deque(maxlen=256)
         self.suspended = 0
@@ -104,30 +102,23 @@ class SavedTracker:
         packed = _Packed(t if t.is_leaf else t.detach(), t._version, key, self._site(sys._getframe(1)),
                          id(grad_fn) if grad_fn is not None else None, self)
         if key is not None:
-            refs = self.saved.get(key)
-            if refs is None:
-                self.saved[key] = [weakref.ref(packed)]
-                self.counts[key] = 1
-            else:
-                refs.append(weakref.ref(packed))
-                self.counts[key] += 1
+            saved = self.saved
+            saved[key] = saved.get(key, 0) + 1
         return packed
 
     def _forget(self, key) -> None:
-        try:
-            left = self.counts[key] - 1
-        except KeyError:  # a key re-registered after an interpreter-shutdown race
-            return
-        if left:
-            self.counts[key] = left
+        saved = self.saved
+        left = saved.get(key, 0) - 1
+        if left > 0:
+            saved[key] = left
         else:
-            del self.counts[key]
-            self.saved.pop(key, None)
+            saved.pop(key, None)
+            self.writes.pop(key, None)
 
     def unpack(self, packed):
         alias = packed.alias
         now = alias._version
-        if (now != packed.version or packed.writes) and torch._C._current_autograd_node() is not None:
+        if (now != packed.version or packed.key in self.writes) and torch._C._current_autograd_node() is not None:
             # only inside backward: reading ``grad_fn._saved_*`` (as the LL2 check does) unpacks too
             self._violation(packed, now)
         return alias
@@ -175,24 +166,19 @@ class SavedTracker:
                      "loc": loc, "via": via, "data_alias": data_alias}
             if self.suspended:
                 self.fallback_log.append((str(t.dtype), tuple(t.shape), after, write))
-            refs = self.saved.get(key)
-            if not refs:
+            if key not in self.saved:
                 continue
             write["name"] = self.name_of(key, frame)
-            for ref in list(refs):
-                packed = ref()
-                if packed is None or packed.version > before:
-                    continue  # saved during or after this write (``relu_`` saves its own result)
-                if packed.writes is None:
-                    packed.writes = []
-                if len(packed.writes) < 16:
-                    packed.writes.append(write)
+            log = self.writes.setdefault(key, [])
+            if len(log) < 32:
+                log.append(write)
 
     # ------------------------------------------------------------------ findings
     def _violation(self, packed: _Packed, now: int) -> None:
         node = torch._C._current_autograd_node()
         node_name = type(node).__name__ if node is not None else "?"
-        writes = packed.writes or []
+        # the writes after this save (``relu_`` saves its own result during its write: not that one)
+        writes = [w for w in self.writes.get(packed.key, ()) if w["before"] >= packed.version]
         moved = now != packed.version
         if moved:
             culprit = next((w for w in reversed(writes) if w["after"] != w["before"]), None)
@@ -255,7 +241,7 @@ class SavedTracker:
         self.emit(record)
 
     # ------------------------------------------------------------------ locations and names
-    def _site(self, frame) -> list:
+    def _site(self, frame) -> tuple:
         """The first project frame outwards, as a one-element chain (cheap: cached per file)."""
         known = self.code_real
         depth = 0
@@ -266,10 +252,10 @@ class SavedTracker:
             except KeyError:
                 real = known[code] = self.project.realpath(code.co_filename)
             if real is not None:
-                return [(code, frame.f_lasti, frame.f_lineno)]
+                return ((code, frame.f_lasti, frame.f_lineno),)
             frame = frame.f_back
             depth += 1
-        return []
+        return ()
 
     def locate(self, chain: list) -> tuple[Optional[dict], Optional[str]]:
         """(location of the first project frame, the library function in between) of a chain."""
