@@ -27,6 +27,7 @@ import libcst as cst
 
 from leaflint.model import torchapi as api
 from leaflint.model.imports import dotted
+from leaflint.model.walk import children
 from leaflint.model.saved_calls import CallEffects
 from leaflint.model.saved_table import TABLE_PATH, SavedTable, load_table
 from leaflint.model.saved_values import (
@@ -358,13 +359,19 @@ def _module_env(model: SemanticModel, table: SavedTable) -> tuple[dict, Optional
 def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list[Hit]:
     """Every LL4 event in the file: a write to a saved tensor before the backward that needs it."""
     table = table or load_table()
+    # Only functions that write in place (the model's in-place sites) or step an optimizer can
+    # hold an LL4 event; the others are not walked (a third of the cost on library code).
+    writers = {id(site.ctx.func) for site in model.inplace}
+    todo = [info for info in model.funcs if info.node is not None and isinstance(info.node.body, cst.IndentedBlock)
+            and not (info.cls is not None and info.cls.is_autograd_function)
+            and (id(info) in writers or _steps(info.node))]
+    module_func = next((f for f in model.funcs if f.node is None), None)
+    top = [stmt for stmt in model.module.body if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef))]
+    if not todo and (module_func is None or (id(module_func) not in writers and not any(_steps(t) for t in top))):
+        return []
     globals_env, module_runner, _ = _module_env(model, table)
     hits: list[Hit] = list(module_runner.found) if module_runner is not None else []
-    for info in model.funcs:
-        if info.node is None or not isinstance(info.node.body, cst.IndentedBlock):
-            continue
-        if info.cls is not None and info.cls.is_autograd_function:
-            continue
+    for info in todo:
         runner = _Function(model, table, info, globals_env)
         state = State()
         for param in list(info.node.params.params) + list(info.node.params.kwonly_params):
@@ -387,6 +394,18 @@ def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list
             seen.add(key)
             unique.append(hit)
     return unique
+
+
+def _steps(node: cst.CSTNode) -> bool:
+    """Whether ``node`` calls ``<something>.step()`` (an optimizer step writes the parameters)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute) \
+                and current.func.attr.value == "step":
+            return True
+        stack.extend(children(current))
+    return False
 
 
 _CACHE: "weakref.WeakKeyDictionary[SemanticModel, list[Hit]]" = weakref.WeakKeyDictionary()
