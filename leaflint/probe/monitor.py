@@ -357,11 +357,13 @@ def _handle(func, args, kwargs):
     if tag is None:
         if kwargs:
             if "out" in kwargs and kwargs["out"] is not None:
-                return _inplace(func, args, kwargs, "LL104")
-            if kwargs.get("inplace") is True:
-                return _inplace(func, args, kwargs, "LL105")
-            return func(*args, **kwargs)
-        return func(*args)
+                tag = "LL104"
+            elif kwargs.get("inplace") is True:
+                tag = "LL105"
+            else:
+                return func(*args, **kwargs)
+        else:
+            return func(*args)
     if kwargs is None:
         kwargs = {}
     if tag == "data_get":
@@ -374,7 +376,14 @@ def _handle(func, args, kwargs):
         if _STATE.consumers:
             return _backward_through_reads(func, args, kwargs)
         return func(*args, **kwargs)
-    return _inplace(func, args, kwargs, tag)
+    # LL4 hook point (leaflint/probe/saved.py): versions of saved storages around the write
+    watched = _SAVED.before(args, kwargs) if _SAVED is not None else None
+    if watched is None:
+        return _inplace(func, args, kwargs, tag)
+    try:
+        return _inplace(func, args, kwargs, tag)
+    finally:
+        _SAVED.after(func, watched)
 
 
 _FUNC_CACHE: dict = {}
@@ -1173,6 +1182,8 @@ def _record_param_assign(module, name, value, err):
 def _enter_mode_in_this_thread():
     mode = ProbeMode()
     mode.__enter__()
+    if _SAVED is not None:
+        _SAVED.enter_thread()  # LL4 hook point: saved-tensor hooks are per thread
     return mode
 
 
@@ -1216,7 +1227,24 @@ def install(events: AppendFile, root: str, keep_going: bool = False) -> None:
     _patch_setattr()
     _patch_threads()
     os.register_at_fork(after_in_child=_after_fork)
+    _install_saved()  # LL4 hook point
     _enter_mode_in_this_thread()
+
+
+_SAVED = None  # LL4: leaflint.probe.saved.SavedTracker, set by install()
+
+
+def _install_saved() -> None:
+    """Saved-tensor hooks and the write log of LL4 (leaflint/probe/saved.py)."""
+    global _SAVED
+    if os.environ.get("LEAFLINT_PROBE_SAVED", "1") == "0":
+        return
+    from leaflint.probe import saved
+
+    st = _STATE
+    _SAVED = saved.SavedTracker(lambda record: _emit(record, None), st.project,
+                                is_data_alias=lambda t: t in st.data_alias)
+    saved.patch_torch_func(_SAVED)
 
 
 def _after_fork():

@@ -34,6 +34,22 @@ KINDS = {
     "LL303": {"param_assign"},
 }
 
+
+
+def _registry_kinds() -> None:
+    """Kinds a rule declares itself (``probe_kinds``, issue 15): a new family needs no edit here."""
+    try:
+        from leaflint.rules import REGISTRY
+    except ImportError:  # libcst missing in a torch-only environment: the table above stands
+        return
+    for code, cls in REGISTRY.items():
+        kinds = getattr(cls, "probe_kinds", None)
+        if kinds:
+            KINDS.setdefault(code, set(kinds))
+
+
+_registry_kinds()
+
 _FALLBACK_NAMES = {
     "LL101": ("inplace-method-on-leaf", "In-place method on a leaf tensor that requires grad"),
     "LL102": ("augmented-assignment-on-leaf", "Augmented assignment to a leaf tensor that requires grad"),
@@ -207,7 +223,7 @@ def _indirect_reportable(ev: dict) -> bool:
     """Events inside torch/library code called by the user: report the ones that hurt
     (an error, a live graph, forward state) - not torch's own `.data` bookkeeping."""
     code = ev.get("code") or ""
-    if code.startswith("LL1") or code.startswith("LL3"):
+    if code.startswith(("LL1", "LL3", "LL4")):  # LL4: torch raised at backward, or the gradient is wrong
         return True
     return "LL201" in (ev.get("codes") or ())
 
@@ -289,6 +305,8 @@ def _loc_text(loc: Optional[dict]) -> str:
 def _confirm_text(code: str, hits: list[dict]) -> str:
     ev = hits[0]
     kind = ev.get("k")
+    if ev.get("text"):  # events that explain themselves (saved_write: LL4)
+        return ev["text"] + _where(ev)
     if kind == "inplace":
         op = ev.get("op")
         if ev.get("err"):
@@ -427,4 +445,6 @@ def _ran_without_event(code: str) -> str:
         return "the line ran and assigned no plain tensor over a Parameter (no TypeError)"
     if code == "LL302":
         return "the line ran, but no module was assigned inside forward at this span"
+    if fam == "LL4":
+        return "the line ran, but no backward needed a tensor it modified (no saved tensor's version moved)"
     return "the line ran, but no Parameter was replaced inside forward at this span"

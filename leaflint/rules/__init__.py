@@ -28,6 +28,9 @@ CATALOG: dict[str, tuple[str, bool]] = {
     "LL301": ("parameter-replaced-in-forward", True),
     "LL302": ("module-created-in-forward", True),
     "LL303": ("tensor-assigned-to-parameter", True),
+    "LL401": ("saved-output-modified-in-place", True),
+    "LL402": ("saved-input-modified-in-place", True),
+    "LL403": ("optimizer-step-between-backwards", True),
 }
 DEFAULT_CODES = tuple(sorted(code for code, (_, default) in CATALOG.items() if default))
 
@@ -35,7 +38,7 @@ DEFAULT_CODES = tuple(sorted(code for code, (_, default) in CATALOG.items() if d
 def __getattr__(name: str):
     """``REGISTRY``, ``Rule`` and ``Report``: the rule modules, imported on first use."""
     if name in ("REGISTRY", "Rule", "Report"):
-        from leaflint.rules import base, data, forward, inplace  # noqa: F401  (registration)
+        from leaflint.rules import base, data, forward, inplace, saved  # noqa: F401  (registration)
 
         return getattr(base, name)
     raise AttributeError(f"module 'leaflint.rules' has no attribute {name!r}")
