@@ -18,7 +18,7 @@ from leaflint.fixgen import UNSAFE, FixContext, LazyFix
 from leaflint.model import SemanticModel
 from leaflint.model.saved import Hit, hits_for, load_table
 from leaflint.model.values import SelfRef
-from leaflint.rules.base import Report, Rule, register
+from leaflint.rules.base import Report, Rule, register, short
 
 ERROR = "one of the variables needed for gradient computation has been modified by an inplace operation"
 
@@ -187,7 +187,18 @@ class SavedRule(Rule):
     def check(self, model: SemanticModel) -> Iterable[Report]:
         for hit in hits_for(model):
             if self.wants(hit):
-                yield Report(hit.write.node, self.message(model, hit), fix=build_saved_fix(model, hit))
+                yield Report(hit.write.node, self.concise(model, hit), fix=build_saved_fix(model, hit),
+                             detail=self.message(model, hit))
+
+    def concise(self, model: SemanticModel, hit: Hit) -> str:
+        """What and why in a phrase: the write, the save it breaks, and that backward raises."""
+        write = hit.write
+        if write.kind == "method":
+            what = f"`.{short(write.detail, 16)}()`"
+        else:
+            what = f"`{short(write.detail, 16)}`" if write.kind != "setitem" else "item assignment"
+        return (f"{what} writes into `{short(model.text(write.target), 20)}`, saved for backward by "
+                f"`{short(model.text(hit.save.node), 24)}`: backward raises")
 
     def message(self, model: SemanticModel, hit: Hit) -> str:
         return (f"{_write_text(model, hit)}, but {_saver(model, hit)}; {_where(model, hit)} with "
@@ -313,6 +324,10 @@ or `clone()` the tensor before the write.
 class OptimizerStepBetweenBackwards(SavedRule):
     code = "LL403"
     name = "optimizer-step-between-backwards"
+
+    def concise(self, model: SemanticModel, hit: Hit) -> str:
+        return (f"`{short(hit.write.detail, 16)}` updates parameters that `{short(model.text(hit.save.node), 20)}` "
+                f"saved for a backward still to run: it raises")
     summary = "`opt.step()` between `backward(retain_graph=True)` and a second backward whose graph saved the stepped parameters (the GAN pattern)."
     docs = f"""
 ## What it does
