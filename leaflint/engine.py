@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 # needs no torch import: `self.w.detach().requires_grad_()`); `.backward()` /
 # `.*backward(` calls. Identifiers are single tokens, so spacing (`m.parameters ()`) and line
 # breaks cannot split a word. Syntax errors (LL001) in a skipped file are not reported.
-# Keep this in step with leaflint/model/semantic.py; tests/test_cache.py checks the corpus-style
+# Keep this in step with leaflint/model/ (evaluate.py, collect.py); tests/test_cache.py checks the corpus-style
 # cases. On the benchmark corpus it skips 28% of the files (6% of the lines) in 0.1 us/line.
 PREFILTER = re.compile(r"torch|parameters|param_groups|requires_grad_|backward")
 

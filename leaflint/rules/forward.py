@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from leaflint.model import SemanticModel
-from leaflint.model.semantic import AttrAssign, _names_in
+from leaflint.model.semantic import AttrAssign
+from leaflint.model.syntax import names_in
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
 from leaflint.fixgen import build_param_replaced_fix, build_tensor_to_param_fix
 from leaflint.rules.base import Report, Rule, register
@@ -30,7 +31,7 @@ def self_rooted(value) -> bool:
 def lazily_guarded(assign: AttrAssign) -> bool:
     """Inside ``if self.w is None:`` / ``if not hasattr(self, "w"):`` / ``if not self.initialized:``."""
     for test in assign.ctx.guards:
-        words = list(_names_in(test))
+        words = list(names_in(test))
         lowered = [w.lower() for w in words]
         if assign.attr in words or "None" in words or "hasattr" in words or "getattr" in words:
             return True
