@@ -13,12 +13,13 @@ import libcst as cst
 from leaflint.model import torchapi as api
 from leaflint.model.evaluate import Evaluator
 from leaflint.model.facts import (
-    AttrAssign, CallRef, ClassInfo, Context, DataRead, DataWrite, FuncInfo, Grad, InplaceSite,
+    ArgCall, AttrAssign, CallRef, ClassInfo, Context, DataRead, DataWrite, FuncInfo, Grad, InplaceSite,
 )
+from leaflint.model.flow import common_return, fallback_handlers, is_container, not_requiring_grad
 from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.syntax import AUG_INPLACE, is_true, kwarg, names_in, positional
 from leaflint.model.values import (
-    Attr, DataOf, Fresh, ModuleInstance, ParamItem, PlainTensor, SelfRef, Value, View,
+    Arg, Attr, DataOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, PlainTensor, SelfRef, Value, View,
 )
 
 _BACKWARD_FUNCS = {"torch.autograd.backward", "torch.autograd.grad"}
@@ -49,7 +50,11 @@ class Collector(Evaluator, cst.CSTVisitor):
         self.data_reads: list[DataRead] = []
         self.attr_assigns: list[AttrAssign] = []
         self.calls: list[CallRef] = []
+        self.arg_calls: list[ArgCall] = []
         self.deleted: set[tuple[Value, str]] = set()
+        self.branch_frozen: list[set[str]] = []
+        self.ifs: list[cst.If] = []
+        self.handled: list[frozenset[str]] = []
 
     # ----------------------------------------------------------------- plumbing
     # The collector is driven by `walk` (leaflint/model/walk.py), which keeps `parents`: the
@@ -65,7 +70,7 @@ class Collector(Evaluator, cst.CSTVisitor):
 
     def ctx(self) -> Context:
         return Context(self.func, self.grad[-1], self.stmt_stack[-1] if self.stmt_stack else None,
-                       tuple(self.guards))
+                       tuple(self.guards), tuple(self.ifs), frozenset().union(*self.handled))
 
     def _event(self, kind: str, payload) -> int:
         self.seq += 1
@@ -145,7 +150,8 @@ class Collector(Evaluator, cst.CSTVisitor):
         if cls is not None and params and not static:
             info.self_name = params[0].name.value
         for param in params + list(node.params.kwonly_params):
-            value = None
+            info.params.append(param.name.value)
+            value: Optional[Value] = Arg(param.name.value)
             if param.annotation is not None:
                 ann = param.annotation.annotation
                 if isinstance(ann, cst.SimpleString):
@@ -189,9 +195,43 @@ class Collector(Evaluator, cst.CSTVisitor):
 
     def visit_If_body(self, node: cst.If) -> None:
         self.narrowed.append(self._isinstance_narrowing(node.test))
+        self.branch_frozen.append(not_requiring_grad(node.test, True))
 
     def leave_If_body(self, node: cst.If) -> None:
         self.narrowed.pop()
+        self.branch_frozen.pop()
+
+    def visit_If_orelse(self, node: cst.If) -> None:
+        self.branch_frozen.append(not_requiring_grad(node.test, False))
+
+    def leave_If_orelse(self, node: cst.If) -> None:
+        self.branch_frozen.pop()
+
+    def visit_Try_body(self, node: cst.Try) -> None:
+        self.handled.append(fallback_handlers(node))
+
+    def leave_Try_body(self, node: cst.Try) -> None:
+        self.handled.pop()
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.func.returns.append(self.value_of(node.value) if node.value is not None else None)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.func.returns.append(None)  # a generator: its calls return no tensor
+
+    def call_summary(self, name: str) -> Optional[Value]:
+        """A fresh leaf or a module, when every ``return`` of the called function (read earlier in
+        the file, and not being read now) gives the same one; otherwise unknown."""
+        callees = None
+        for scope in reversed(self.funcs):
+            if name in scope.nested:
+                callees = scope.nested[name]
+                break
+        if callees is None:
+            callees = self.module_functions.get(name)
+        if not callees or len(callees) != 1 or callees[0] in self.funcs:
+            return None
+        return common_return(callees[0].returns)
 
     def _isinstance_narrowing(self, test: cst.BaseExpression) -> dict[str, Value]:
         """``if isinstance(m, nn.Linear) [and ...]:`` binds ``m`` to a Linear in the body."""
@@ -260,9 +300,11 @@ class Collector(Evaluator, cst.CSTVisitor):
 
     def visit_If(self, node: cst.If) -> None:
         self.guards.append(node.test)
+        self.ifs.append(node)
 
     def leave_If(self, original_node: cst.If) -> None:
         self.guards.pop()
+        self.ifs.pop()
 
     # ----------------------------------------------------------------- statements
     def _enter_stmt(self, node: cst.CSTNode) -> None:
@@ -324,12 +366,24 @@ class Collector(Evaluator, cst.CSTVisitor):
             self._class_fact(self.func.cls, attr, value_node)
         self.attr_assigns.append(AttrAssign(stmt, owner, owner_node, attr, value, value_node, self.ctx()))
 
+    def _is_parameter_call(self, node: cst.BaseExpression) -> bool:
+        if not isinstance(node, cst.Call):
+            return False
+        if self.qualname(node.func) in api.PARAMETER:
+            return True
+        cls = self.classes.get(node.func.value) if isinstance(node.func, cst.Name) else None
+        return cls is not None and cls.is_parameter_class
+
     def _class_fact(self, cls: ClassInfo, attr: str, value_node: cst.BaseExpression) -> None:
         branches = [value_node.body, value_node.orelse] if isinstance(value_node, cst.IfExp) else [value_node]
         for branch in branches:
             value = self.value_of(branch)
-            if isinstance(value, Fresh) and isinstance(branch, cst.Call) and self.qualname(branch.func) in api.PARAMETER:
+            if is_container(branch):
+                cls.containers.add(attr)
+            elif isinstance(value, Fresh) and self._is_parameter_call(branch):
                 cls.params[attr] = True
+            elif isinstance(value, FrozenParameter) or (self._is_parameter_call(branch) and value is None):
+                cls.params[attr] = False if isinstance(value, FrozenParameter) else None
             elif isinstance(branch, cst.Call) and self.qualname(branch.func) in api.PARAMETER:
                 rg = kwarg(branch, "requires_grad")
                 flag = rg.value if rg is not None else positional(branch, 1)
@@ -368,6 +422,8 @@ class Collector(Evaluator, cst.CSTVisitor):
             if isinstance(value, SelfRef) and cls is not None:
                 cls.frozen_all = True
                 return
+            if not isinstance(value, SelfRef):
+                self.frozen_paths[-1].add("*")  # parameters of some module, frozen through a loop
         if cls is None or self.func.self_name is None:
             return
         if path is not None and path.startswith(self.func.self_name + "."):
@@ -517,6 +573,10 @@ class Collector(Evaluator, cst.CSTVisitor):
             if key is not None:
                 scope = tuple(f for f in self.funcs if f is not self.module_func)
                 self.calls.append(CallRef(key, scope, ctx))
+                if expr is node.func:
+                    args = tuple((a.keyword.value if a.keyword is not None else None, self.value_of(a.value), a.value)
+                                 for a in node.args if not a.star)
+                    self.arg_calls.append(ArgCall(key, scope, ctx, node, args))
 
     def _record_uses(self, node: cst.Call, ctx: Context) -> None:
         if ctx.grad is Grad.OFF:

@@ -16,30 +16,69 @@ from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.syntax import is_true, kwarg, positional, view_index
 from leaflint.model.values import (
     Attr, DataOf, Fresh, FrozenParameter, GroupItem, GroupList, ModuleInstance, ParamItem, ParamIter,
-    PlainTensor, SelfRef, TensorList, Value, View,
+    PlainTensor, SelfRef, TensorList, Value, View, Arg, Item,
 )
 
 STOP_GRAPH_METHODS = {"detach", "item", "tolist", "numpy", "cpu", "data_ptr", "size", "dim",
                        "numel", "clone"}
 
 
+def unknown_root(value: Optional[Value]) -> bool:
+    """None, or a value rooted in a function parameter or a container element: not known to be a tensor."""
+    while isinstance(value, (View, Attr)):
+        value = value.base
+    return value is None or isinstance(value, (Arg, Item))
+
+
+def module_tree_factory(qual: Optional[str], func: cst.BaseExpression) -> Optional[str]:
+    """The name of a factory or loader that builds a whole module tree (pretrained or not)."""
+    if qual is not None:
+        if qual in api.MODULE_TREE_FACTORIES or (
+                qual.startswith(api.MODULE_TREE_PACKAGES) and qual.rsplit(".", 1)[-1][:1].islower()):
+            return qual
+    if isinstance(func, cst.Attribute) and func.attr.value == "from_pretrained":
+        owner = dotted(func.value) or ""
+        last = owner.rsplit(".", 1)[-1]
+        if last[:1].isupper() and not any(word in last for word in api.NOT_MODULE_CLASS_WORDS):
+            return f"{owner}.from_pretrained"
+    return None
+
+
 class Evaluator:
     imports: ImportTable
     classes: dict[str, ClassInfo]
     frozen_paths: list[set[str]]
+    branch_frozen: list[set[str]]
 
     def lookup(self, name: str) -> Optional[Value]:
         raise NotImplementedError
+
+    def call_summary(self, name: str) -> Optional[Value]:
+        """What a call of the local function ``name`` returns, when its summary says."""
+        raise NotImplementedError
+
+    def is_frozen_path(self, path: Optional[str]) -> bool:
+        """Whether requires_grad was switched off on ``path`` (or a prefix) here."""
+        if path is None:
+            return False
+        for frozen in (self.frozen_paths[-1], *self.branch_frozen):
+            for prefix in frozen:
+                if path == prefix or path.startswith(prefix + "."):
+                    return True
+        return False
 
     def qualname(self, node: cst.BaseExpression) -> Optional[str]:
         return self.imports.qualname(node)
 
     def value_of(self, node: cst.BaseExpression) -> Optional[Value]:
-        if self.frozen_paths[-1] and isinstance(node, (cst.Name, cst.Attribute)) \
-                and dotted(node) in self.frozen_paths[-1]:
-            return None  # requires_grad was switched off on this path earlier in the function
+        if (self.frozen_paths[-1] or self.branch_frozen) and isinstance(node, (cst.Name, cst.Attribute)) \
+                and self.is_frozen_path(dotted(node)):
+            return None  # requires_grad was switched off on this path (earlier, or by the branch taken)
         if isinstance(node, cst.Name):
-            return self.lookup(node.value)
+            value = self.lookup(node.value)
+            if "*" in self.frozen_paths[-1] and isinstance(value, (ModuleInstance, ParamItem)):
+                return None  # some module's parameters were frozen through a loop: which, we cannot tell
+            return value
         if isinstance(node, cst.Attribute):
             attr = node.attr.value
             if attr == "data":
@@ -55,7 +94,8 @@ class Evaluator:
                 return DataOf(base.base, base.path) if attr in api.VIEW_ATTRIBUTES else None
             if attr in api.VIEW_ATTRIBUTES:
                 return View(base)
-            if isinstance(base, (SelfRef, Attr, ModuleInstance)):
+            if isinstance(base, (SelfRef, Attr, ModuleInstance, Item)) or (
+                    isinstance(base, View) and not unknown_root(base) and not isinstance(base.base, (ParamItem, Fresh))):
                 return Attr(base, attr)
             return None
         if isinstance(node, cst.Subscript):
@@ -78,13 +118,13 @@ class Evaluator:
                 return base if view_index(node) else PlainTensor()
             if view_index(node):
                 return View(base)
-            return PlainTensor()
+            return None if unknown_root(base) else PlainTensor()
         if isinstance(node, cst.Call):
             return self._call_value(node)
         if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
             operands = [node.left, node.right] if isinstance(node, cst.BinaryOperation) else [node.expression]
             for operand in operands:
-                if self.value_of(operand) is not None:
+                if not unknown_root(self.value_of(operand)):
                     return PlainTensor()
             return None
         if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
@@ -110,6 +150,10 @@ class Evaluator:
             if method == "named_parameters":
                 return ParamIter(self.value_of(func.value), named=True)
             receiver = self.value_of(func.value)
+            if isinstance(receiver, ModuleInstance) and method in api.MODULE_RETURNS_SELF:
+                return receiver
+            if method in ("values", "children", "modules") and not unknown_root(receiver):
+                return receiver  # iterating it gives its elements; indexing is not done on these
             if method in api.VIEW_METHODS and receiver is not None:
                 if isinstance(receiver, (DataOf, PlainTensor)):
                     return receiver
@@ -126,32 +170,40 @@ class Evaluator:
                     return ModuleInstance(receiver.kind, receiver.inplace, frozen=True)
                 return None
             if method in ("detach", "clone", "contiguous", "float", "double", "half", "bfloat16"):
-                return PlainTensor() if receiver is not None or self._is_torch_tensor_call(func.value) else None
+                known = not unknown_root(receiver) or self._is_torch_tensor_call(func.value)
+                return PlainTensor() if known else None
             qual = self.qualname(func)
+            tree = module_tree_factory(qual, func)
+            if tree is not None:
+                return ModuleInstance(("tree", tree))
         else:
             qual = self.qualname(func)
             if qual is None and isinstance(func, cst.Name):
-                if func.value in self.classes:
+                cls = self.classes.get(func.value)
+                if cls is not None and cls.is_parameter_class:
+                    return self._parameter_value(node, custom_new=cls.defines_new)
+                if cls is not None:
                     return ModuleInstance(("local", func.value),
                                           inplace=is_true((kwarg(node, "inplace") or cst.Arg(cst.Name("False"))).value) is True)
                 if func.value in ("list", "tuple") and node.args:
                     inner = self.value_of(node.args[0].value)
                     return inner if isinstance(inner, ParamIter) else None
-                return None
+                return self.call_summary(func.value)
+            tree = module_tree_factory(qual, func)
+            if tree is not None:
+                return ModuleInstance(("tree", tree))
         if qual is None:
             return None
         if qual in api.PARAMETER:
-            rg = kwarg(node, "requires_grad")
-            flag = rg.value if rg is not None else positional(node, 1)
-            if flag is not None and is_true(flag) is not True:
-                return FrozenParameter()
-            return Fresh("nn.Parameter(...)")
+            return self._parameter_value(node)
         if qual in api.BUFFER:
             return None
         layer = api.torch_nn_layer(qual)
         if layer is not None:
             inplace = kwarg(node, "inplace")
-            return ModuleInstance(("torch", layer), inplace=inplace is not None and is_true(inplace.value) is True)
+            item = self._container_items(node) if layer in api.MODULE_CONTAINERS else None
+            return ModuleInstance(("torch", layer), inplace=inplace is not None and is_true(inplace.value) is True,
+                                  item=item)
         if qual.startswith("torch.") and not qual.startswith("torch.nn.") or qual.startswith("torch.nn.functional."):
             name = qual.rsplit(".", 1)[-1]
             if name in api.FACTORIES or qual.count(".") == 1:
@@ -159,9 +211,40 @@ class Evaluator:
                 if rg is not None and is_true(rg.value):
                     return Fresh(f"{qual}(..., requires_grad=True)")
                 if rg is not None and is_true(rg.value) is None:
-                    return None
+                    flag = dotted(rg.value)
+                    return Fresh(f"{qual}(..., requires_grad={flag})", when=flag) if flag else None
             if name[:1].islower():
                 return PlainTensor()
+        return None
+
+    def _parameter_value(self, node: cst.Call, custom_new: bool = False) -> Optional[Value]:
+        """``nn.Parameter(t[, requires_grad])`` or a subclass of it (whose ``__new__`` may decide)."""
+        rg = kwarg(node, "requires_grad")
+        flag = rg.value if rg is not None else positional(node, 1)
+        if flag is not None and is_true(flag) is not True:
+            return FrozenParameter()
+        if custom_new and flag is None:
+            return None
+        return Fresh("nn.Parameter(...)")
+
+    def _container_items(self, node: cst.Call) -> Optional[ModuleInstance]:
+        """The kind of every element of ``nn.ModuleList([...])`` / ``nn.Sequential(a, b)`` /
+        ``nn.ModuleDict({...})``, when they are all the same kind."""
+        first = positional(node, 0)
+        if isinstance(first, (cst.ListComp, cst.GeneratorExp)):
+            values = [self.value_of(first.elt)]
+        elif isinstance(first, cst.DictComp):
+            values = [self.value_of(first.value)]
+        elif isinstance(first, cst.Dict):
+            values = [self.value_of(e.value) for e in first.elements if isinstance(e, cst.DictElement)]
+        elif isinstance(first, (cst.List, cst.Tuple)):
+            values = [self.value_of(e.value) for e in first.elements if isinstance(e, cst.Element)]
+        elif any(a.star for a in node.args):
+            return None
+        else:  # nn.Sequential(a, b, c)
+            values = [self.value_of(a.value) for a in node.args if a.keyword is None]
+        if values and isinstance(values[0], ModuleInstance) and all(v == values[0] for v in values):
+            return values[0]
         return None
 
     def _is_torch_tensor_call(self, node: cst.BaseExpression) -> bool:
@@ -186,6 +269,12 @@ class Evaluator:
             return GroupItem()
         if isinstance(source, TensorList):
             return None
+        if isinstance(source, (ModuleInstance, Attr, Item)) or (
+                isinstance(source, View) and not unknown_root(source)):
+            return Item(source)  # an element of a module container (``nn.ModuleList``), if it is one
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
+                and iterable.func.attr.value == "items" and not unknown_root(self.value_of(iterable.func.value)):
+            return TensorList((None, Item(self.value_of(iterable.func.value))))
         return None
 
     def _bind_target(self, target: cst.BaseExpression, value: Optional[Value]) -> None:

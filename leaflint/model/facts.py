@@ -32,6 +32,9 @@ class ClassInfo:
     methods: dict[str, list["FuncInfo"]] = field(default_factory=dict)
     is_autograd_function: bool = False
     has_forward: bool = False
+    is_parameter_class: bool = False  # a subclass of nn.Parameter
+    defines_new: bool = False  # its own ``__new__`` (which may set requires_grad)
+    containers: set[str] = field(default_factory=set)  # attributes also bound to a dict/list/set
 
 
 @dataclass
@@ -46,6 +49,9 @@ class FuncInfo:
     events: list[tuple] = field(default_factory=list)  # (seq, stmt_id, kind, payload)
     entry_grad: Grad = Grad.ON
     in_forward: bool = False
+    params: list[str] = field(default_factory=list)  # the parameter names, ``self`` included
+    returns: list = field(default_factory=list)  # the value of each ``return`` (None: unknown)
+    arg_writes: list["InplaceSite"] = field(default_factory=list)  # in-place writes into a parameter
 
 
 @dataclass
@@ -56,6 +62,8 @@ class Context:
     grad: Grad
     stmt: Optional[cst.CSTNode]
     guards: tuple[cst.BaseExpression, ...] = ()
+    ifs: tuple[cst.If, ...] = ()  # the enclosing ``if`` statements (their tests are ``guards``)
+    handled: frozenset[str] = frozenset()  # exceptions a fallback ``except`` catches around here
 
 
 @dataclass
@@ -66,6 +74,7 @@ class InplaceSite:
     target_node: cst.CSTNode
     detail: str
     ctx: Context
+    via: Optional["InplaceSite"] = None  # the write inside the called function, for a call site
 
 
 @dataclass
@@ -108,10 +117,22 @@ class CallRef:
     ctx: Context
 
 
+@dataclass
+class ArgCall:
+    """A call of a function of this file, with its arguments' values (for summaries)."""
+
+    key: tuple
+    scope: tuple["FuncInfo", ...]
+    ctx: Context
+    node: cst.Call
+    args: tuple  # (keyword or None, value, node)
+
+
 @dataclass(frozen=True)
 class Leaf:
     """A tensor that is (a view of) a leaf requiring grad."""
 
     view: bool
     kind: str  # parameter | tensor
+    when: Optional[str] = None  # the flag it depends on (``requires_grad=flag``)
 

@@ -50,8 +50,11 @@ def prepass(module: cst.Module) -> tuple[ImportTable, dict[str, ClassInfo]]:
         for base in info.bases:
             if base in api.AUTOGRAD_FUNCTION or base.endswith("autograd.Function"):
                 info.is_autograd_function = True
+            if base in api.PARAMETER:
+                info.is_parameter_class = True
         body = info.node.body.body if isinstance(info.node.body, cst.IndentedBlock) else ()
         info.has_forward = any(isinstance(s, cst.FunctionDef) and s.name.value == "forward" for s in body)
+        info.defines_new = any(isinstance(s, cst.FunctionDef) and s.name.value == "__new__" for s in body)
     changed = True
     while changed:
         changed = False
@@ -60,5 +63,10 @@ def prepass(module: cst.Module) -> tuple[ImportTable, dict[str, ClassInfo]]:
                 continue
             if any(base in classes and classes[base].is_autograd_function for base in info.bases):
                 info.is_autograd_function = True
+                changed = True
+            parents = [classes[base] for base in info.bases if base in classes and base != info.name]
+            if not info.is_parameter_class and any(p.is_parameter_class for p in parents):
+                info.is_parameter_class = True
+                info.defines_new = info.defines_new or any(p.defines_new for p in parents)
                 changed = True
     return imports, classes

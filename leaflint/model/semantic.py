@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import dataclasses
+
 import libcst as cst
 
 from leaflint.model import torchapi as api
@@ -14,8 +16,12 @@ from leaflint.model.collect import Collector
 from leaflint.model.facts import (  # noqa: F401  (re-exported for the rules)
     AttrAssign, CallRef, ClassInfo, Context, DataRead, DataWrite, FuncInfo, Grad, InplaceSite, Leaf,
 )
+from leaflint.model.flow import handles, one_time_guard
 from leaflint.model.prepass import prepass
-from leaflint.model.values import Attr, Fresh, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value, View
+from leaflint.model.summaries import call_site_writes
+from leaflint.model.values import (
+    Attr, Fresh, FrozenParameter, Item, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value, View,
+)
 from leaflint.model.walk import walk
 
 
@@ -36,17 +42,18 @@ class SemanticModel:
         self.funcs = collector.all_funcs
         self._collector = collector
         self._resolve_call_graph(collector)
+        self.inplace.extend(call_site_writes(self, collector.arg_calls))
         self._graph_writes = self._writes_between_use_and_backward()
 
     # ------------------------------------------------------------ call graph
-    def _callees(self, ref: CallRef, collector: Collector) -> list[FuncInfo]:
+    def callees(self, ref: CallRef) -> list[FuncInfo]:
         kind = ref.key[0]
         if kind == "name":
             name = ref.key[1]
             for scope in reversed(ref.scope):
                 if name in scope.nested:
                     return scope.nested[name]
-            return collector.module_functions.get(name, [])
+            return self._collector.module_functions.get(name, [])
         cls_name, name = ref.key[1], ref.key[2]
         found: list[FuncInfo] = []
         for cls in self._related_classes(cls_name):
@@ -72,7 +79,7 @@ class SemanticModel:
     def _resolve_call_graph(self, collector: Collector) -> None:
         sites: dict[int, list[CallRef]] = {}
         for ref in collector.calls:
-            for callee in self._callees(ref, collector):
+            for callee in self.callees(ref):
                 if callee is not ref.ctx.func:
                     sites.setdefault(id(callee), []).append(ref)
         for func in self.funcs:
@@ -124,15 +131,27 @@ class SemanticModel:
             return ModuleInstance(("local", value.cls))
         if isinstance(value, ModuleInstance):
             return value
+        if isinstance(value, (View, Item)):
+            # an element of a module container (``self.blocks[0]``, ``for conv in head.convs``)
+            container = self.module_of(value.base)
+            if container is None:
+                return None
+            if container.kind[0] == "tree":
+                return container
+            if container.item is not None:
+                return dataclasses.replace(container.item, frozen=container.item.frozen or container.frozen)
+            return None
         if isinstance(value, Attr):
             owner = self.module_of(value.base)
             if owner is None:
                 return None
+            if owner.kind[0] == "tree":
+                return None if value.name in api.TREE_PARAMETERS else owner
             if owner.kind[0] == "local":
                 for cls in self._class_chain(owner.kind[1]):
                     if value.name in cls.submodules:
                         sub = cls.submodules[value.name]
-                        return ModuleInstance(sub.kind, sub.inplace, sub.frozen or owner.frozen or self._frozen(value))
+                        return dataclasses.replace(sub, frozen=sub.frozen or owner.frozen or self._frozen(value))
                 return None
             sub_name = api.LAYER_SUBMODULES.get(owner.kind[1], {}).get(value.name)
             if sub_name is not None:
@@ -173,6 +192,8 @@ class SemanticModel:
         module = self.module_of(owner)
         if module is None:
             return None
+        if module.kind[0] == "tree":
+            return True if attr in api.TREE_PARAMETERS else None
         if module.kind[0] == "torch":
             return True if attr in api.LAYER_PARAMETERS.get(module.kind[1], ()) else None
         for cls in self._class_chain(module.kind[1]):
@@ -192,6 +213,8 @@ class SemanticModel:
         module = self.module_of(owner)
         if module is None:
             return False
+        if module.kind[0] == "tree":
+            return attr in api.TREE_PARAMETERS
         if module.kind[0] == "torch":
             return attr in api.LAYER_PARAMETERS.get(module.kind[1], ())
         for cls in self._class_chain(module.kind[1]):
@@ -206,7 +229,7 @@ class SemanticModel:
     def leaf(self, value: Optional[Value]) -> Optional[Leaf]:
         """Whether a value is a leaf that requires grad (or a view of one)."""
         if isinstance(value, Fresh):
-            return Leaf(False, "tensor")
+            return Leaf(False, "tensor", when=value.when)
         if isinstance(value, ParamItem):
             base_module = self.module_of(value.base) if value.base is not None else None
             if base_module is not None and base_module.frozen:
@@ -216,7 +239,7 @@ class SemanticModel:
             return Leaf(False, "parameter")
         if isinstance(value, View):
             inner = self.leaf(value.base)
-            return Leaf(True, inner.kind) if inner is not None else None
+            return Leaf(True, inner.kind, inner.when) if inner is not None else None
         if isinstance(value, Attr):
             module = self.module_of(value.base)
             if module is None or module.frozen:
@@ -246,6 +269,63 @@ class SemanticModel:
 
     def in_forward(self, ctx: Context) -> bool:
         return ctx.func.in_forward
+
+    def site_leaf(self, site: InplaceSite) -> Optional[Leaf]:
+        """The leaf an in-place site writes, when it is known to be one there.
+
+        Not when an enclosing ``try`` falls back on the RuntimeError torch raises, nor for an
+        item write into an attribute that the class also binds to a dict or list (the write may
+        be on that path)."""
+        if handles(site.ctx.handled, "RuntimeError"):
+            return None
+        if site.kind == "foreach":
+            return self.leaf_in_collection(site.target)
+        if site.kind in ("setitem", "augassign") and self._container_slot(site.target):
+            return None
+        return self.leaf(site.target)
+
+    def _container_slot(self, value: Optional[Value]) -> bool:
+        while isinstance(value, View):
+            value = value.base
+        if not isinstance(value, Attr):
+            return False
+        module = self.module_of(value.base)
+        if module is None or module.kind[0] != "local":
+            return False
+        return any(value.name in cls.containers for cls in self._class_chain(module.kind[1]))
+
+    def falls_back_on(self, ctx: Context, exception: str) -> bool:
+        """Whether an enclosing ``try`` turns ``exception`` into a deliberate fallback."""
+        return handles(ctx.handled, exception)
+
+    def once_only(self, ctx: Context) -> bool:
+        """Inside an ``if`` whose body makes its own test false: a one-time (lazy) creation."""
+        return any(one_time_guard(node) for node in ctx.ifs)
+
+    def holds_parameter_before(self, assign: AttrAssign) -> bool:
+        """Whether ``self.X`` may hold a registered Parameter when ``assign`` runs.
+
+        In the class's own ``__init__``, a slot is registered only by a Parameter assigned to it
+        earlier in that ``__init__`` (or by a base class of this file that registers it): a
+        tensor first bound to the name and wrapped afterwards (``self.lr = torch.tensor(0.1)``,
+        then ``self.lr = nn.Parameter(self.lr)``) is not a replacement. Elsewhere the class's
+        facts decide (``is_parameter_slot``)."""
+        if not self.is_parameter_slot(assign.owner, assign.attr):
+            return False
+        func = assign.ctx.func
+        if func.name != "__init__" or func.cls is None or not isinstance(assign.owner, SelfRef) \
+                or assign.owner.cls != func.cls.name:
+            return True
+        for base in self._class_chain(func.cls.name)[1:]:
+            if assign.attr in base.params:
+                return True
+        for earlier in self.attr_assigns:
+            if earlier is assign:
+                return False
+            if earlier.ctx.func is func and earlier.attr == assign.attr and earlier.owner == assign.owner \
+                    and isinstance(earlier.value, (Fresh, FrozenParameter)) and not _exclusive(earlier.ctx, assign.ctx):
+                return True
+        return True
 
     def used_before(self, write: DataWrite) -> bool:
         """Whether the written tensor itself was used by an op earlier in the same function."""
@@ -288,6 +368,26 @@ class SemanticModel:
 
     def text(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node).strip()
+
+
+def _contains(root: cst.CSTNode, node: Optional[cst.CSTNode]) -> bool:
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        if current is node:
+            return True
+        stack.extend(current.children)
+    return False
+
+
+def _exclusive(first: Context, second: Context) -> bool:
+    """Whether two statements sit in different branches of one ``if`` (never both run)."""
+    for node in first.ifs:
+        if node in second.ifs and node.orelse is not None:
+            in_body = _contains(node.body, first.stmt), _contains(node.body, second.stmt)
+            if in_body[0] != in_body[1]:
+                return True
+    return False
 
 
 def _related(a: str, b: str) -> bool:

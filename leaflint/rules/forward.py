@@ -6,6 +6,7 @@ from typing import Iterable
 
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import AttrAssign
+from leaflint.model.evaluate import unknown_root
 from leaflint.model.syntax import names_in
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
 from leaflint.fixgen import build_param_replaced_fix, build_tensor_to_param_fix
@@ -89,7 +90,7 @@ or `torch.nn.utils.parametrize.register_parametrization(self.linear, "weight", S
         for assign in model.attr_assigns:
             if not isinstance(assign.value, Fresh) or not model.in_forward(assign.ctx):
                 continue
-            if not self_rooted(assign.owner) or lazily_guarded(assign):
+            if not self_rooted(assign.owner) or lazily_guarded(assign) or model.once_only(assign.ctx):
                 continue
             if model.leaf(Attr(assign.owner, assign.attr)) is None and model.is_parameter_slot(assign.owner, assign.attr):
                 continue  # the slot is made non-trainable (`requires_grad = False`) in the class
@@ -143,7 +144,7 @@ input, size it for the maximum in `__init__` or use a lazy module (`nn.LazyLinea
                 continue
             if not model.module_owns_parameters(assign.value):
                 continue
-            if not self_rooted(assign.owner) or lazily_guarded(assign):
+            if not self_rooted(assign.owner) or lazily_guarded(assign) or model.once_only(assign.ctx):
                 continue
             target = _target_text(model, assign)
             yield Report(assign.node, (
@@ -153,7 +154,7 @@ input, size it for the maximum in `__init__` or use a lazy module (`nn.LazyLinea
 
 
 def _plain_tensor(value) -> bool:
-    return isinstance(value, (PlainTensor, DataOf, View))
+    return isinstance(value, (PlainTensor, DataOf, View)) and not unknown_root(value)
 
 
 @register
@@ -193,8 +194,10 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
         for assign in model.attr_assigns:
-            if not _plain_tensor(assign.value) or not model.is_parameter_slot(assign.owner, assign.attr):
+            if not _plain_tensor(assign.value) or not model.holds_parameter_before(assign):
                 continue
+            if model.falls_back_on(assign.ctx, "TypeError"):
+                continue  # a deliberate fallback: the except branch handles the TypeError
             target = _target_text(model, assign)
             yield Report(assign.node, (
                 f"`{target}` is a registered nn.Parameter and is assigned a plain tensor: nn.Module raises "

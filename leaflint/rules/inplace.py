@@ -30,9 +30,15 @@ def describe_target(model: SemanticModel, site: InplaceSite) -> str:
     leaf = model.leaf(site.target)
     text = model.text(site.target_node)
     what = "a parameter" if leaf is not None and leaf.kind == "parameter" else "a tensor created with requires_grad=True"
-    if leaf is not None and leaf.view:
-        return f"`{text}`, a view of {what} (a leaf that requires grad)"
-    return f"`{text}`, {what} (a leaf that requires grad)"
+    if leaf is not None and leaf.when is not None:
+        what = f"a tensor created with requires_grad={leaf.when} (a leaf that requires grad when `{leaf.when}` is true)"
+    elif leaf is not None:
+        what += " (a leaf that requires grad)"
+    described = f"`{text}`, a view of {what}" if leaf is not None and leaf.view else f"`{text}`, {what}"
+    if site.via is not None:
+        described += (f", through the call of `{model.text(site.node.func)}`, which runs "
+                      f"`{model.text(site.via.node)}` on that argument")
+    return described
 
 
 def advice(model: SemanticModel, site: InplaceSite) -> str:
@@ -54,10 +60,13 @@ class InplaceRule(Rule):
         for site in model.inplace:
             if site.kind not in self.kinds:
                 continue
-            leaf = model.leaf_in_collection(site.target) if site.kind == "foreach" else model.leaf(site.target)
+            leaf = model.site_leaf(site)
             if leaf is None or model.grad_at(site.ctx) is not Grad.ON:
                 continue
-            yield Report(site.node, self.message(model, site, leaf.view), fix=build_inplace_fix(model, site, leaf))
+            # a write inside a called helper: no automatic fix (wrapping the call would do, but
+            # the helper may also be called where a graph is wanted)
+            fix = build_inplace_fix(model, site, leaf) if site.via is None else None
+            yield Report(site.node, self.message(model, site, leaf.view), fix=fix)
 
     def error_text(self, view: bool) -> str:
         return VIEW_ERROR if view else LEAF_ERROR
