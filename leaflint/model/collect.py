@@ -407,9 +407,9 @@ class Collector(Evaluator, cst.CSTVisitor):
             if isinstance(node, cst.Name) and isinstance(self.lookup(node.value), PlainTensor):
                 self.bind(node.value, Fresh(".requires_grad_()"))
             return
+        self._freeze(node)  # before the path is frozen: it reads what the path held
         if path is not None:
             frozen.add(path)
-        self._freeze(node)
 
     def _freeze(self, node: cst.BaseExpression) -> None:
         """``x.requires_grad = False`` / ``x.requires_grad_(False)``: x no longer requires grad."""

@@ -74,7 +74,9 @@ class InplaceSite:
     target_node: cst.CSTNode
     detail: str
     ctx: Context
-    via: Optional["InplaceSite"] = None  # the write inside the called function, for a call site
+    # for a write into a function's parameter: the call that passes the leaf, and its argument
+    via_call: Optional[cst.Call] = None
+    via_arg: Optional[cst.CSTNode] = None
 
 
 @dataclass

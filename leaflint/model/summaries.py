@@ -2,10 +2,10 @@
 
 A function's summary lists the in-place writes whose target is one of its parameters (or a
 view of one), with the grad mode they run under. A call of that function whose argument is a
-leaf that requires grad is then the same write on that leaf: the model records it *at the
-call* (the call is where the leaf is known; one helper is often called with leaves and with
-plain tensors), naming the write inside. Writes propagate bottom-up: a function that passes its
-own parameter to such a helper writes that parameter too.
+leaf that requires grad makes that write a write on the leaf: the model records it *at the
+write* (where torch raises, so the probe's event lands on the same line), naming the call
+that passes the leaf. Writes propagate bottom-up: a function that passes its own parameter to
+such a helper writes that parameter too.
 
 What a function returns is summarised while the file is read (``Collector.call_summary``).
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Optional
 
-from leaflint.model.facts import ArgCall, CallRef, Context, FuncInfo, Grad, InplaceSite
+from leaflint.model.facts import ArgCall, CallRef, FuncInfo, Grad, InplaceSite
 from leaflint.model.values import Arg, Value, View
 
 if TYPE_CHECKING:
@@ -58,41 +58,53 @@ def _bind_arguments(callee: FuncInfo, call: ArgCall) -> dict[str, tuple[Optional
     return bound
 
 
-def _writes_into_parameters(sites: list[InplaceSite]) -> dict[int, list[InplaceSite]]:
-    """Function id -> the in-place sites (found or derived) that write one of its parameters."""
-    found: dict[int, list[InplaceSite]] = {}
+@dataclasses.dataclass(frozen=True)
+class ParamWrite:
+    """An in-place write, inside a function, into (a view of) one of its parameters."""
+
+    target: Value  # rooted in the function's ``Arg``
+    site: InplaceSite  # the write itself, possibly in a function this one calls
+    grad: Grad  # ON: grad is on at the write whatever the caller; INHERIT: the caller's mode
+    handled: frozenset[str]
+
+
+def _initial_writes(sites: list[InplaceSite]) -> dict[int, list[ParamWrite]]:
+    """Function id -> the in-place sites that write one of its parameters."""
+    found: dict[int, list[ParamWrite]] = {}
     for site in sites:
         root = arg_root(site.target)
         func = site.ctx.func
         if root is None or root.name not in func.params or root.name == func.self_name:
             continue
-        if site.ctx.grad in (Grad.OFF, Grad.UNKNOWN):
+        if site.ctx.grad not in (Grad.ON, Grad.INHERIT):
             continue
-        found.setdefault(id(func), []).append(site)
+        found.setdefault(id(func), []).append(ParamWrite(site.target, site, site.ctx.grad, site.ctx.handled))
     return found
 
 
 def call_site_writes(model: "SemanticModel", calls: list[ArgCall]) -> list[InplaceSite]:
-    """In-place sites at calls that hand a function's parameter-writing summary a leaf (or a
-    parameter of the caller, which becomes part of the caller's summary)."""
+    """The writes of parameter-writing functions whose argument, at some call, is known.
+
+    Each is recorded *at the write* (where torch raises, and where the probe sees it), with the
+    leaf substituted for the parameter and the call that passes it (``via_call``); the grad mode
+    is the call's unless the write itself turns grad on. A call that passes one of the caller's
+    own parameters makes the write part of the caller's summary (bottom-up, bounded rounds)."""
     derived: list[InplaceSite] = []
+    pending = _initial_writes(model.inplace)
     seen: set[tuple[int, int]] = set()
-    sites = list(model.inplace)
     for _ in range(_ROUNDS):
-        writes = _writes_into_parameters(sites)
-        if not writes:
+        if not pending:
             break
-        new: list[InplaceSite] = []
+        upward: dict[int, list[ParamWrite]] = {}
         for call in calls:
             callees = model.callees(CallRef(call.key, call.scope, call.ctx))
-            if len(callees) != 1 or callees[0] is call.ctx.func:
+            if len(callees) != 1 or callees[0] is call.ctx.func or id(callees[0]) not in pending:
                 continue
-            callee = callees[0]
-            bound = None
-            for write in writes.get(id(callee), ()):
+            bound = _bind_arguments(callees[0], call)
+            for write in pending[id(callees[0])]:
                 if (id(call.node), id(write)) in seen:
                     continue
-                bound = bound if bound is not None else _bind_arguments(callee, call)
+                seen.add((id(call.node), id(write)))
                 root = arg_root(write.target)
                 argument = bound.get(root.name) if root is not None else None
                 if argument is None or argument[0] is None:
@@ -100,18 +112,17 @@ def call_site_writes(model: "SemanticModel", calls: list[ArgCall]) -> list[Inpla
                 target = _substitute(write.target, argument[0])
                 if target is None:
                     continue
-                seen.add((id(call.node), id(write)))
-                ctx = _call_context(call.ctx, write)
-                new.append(InplaceSite(write.kind, call.node, target, argument[1], write.detail, ctx,  # type: ignore[arg-type]
-                                       via=write.via or write))
-        if not new:
-            break
-        derived.extend(new)
-        sites = new
+                handled = write.handled | call.ctx.handled
+                caller = call.ctx.func
+                if arg_root(target) is not None and arg_root(target).name in caller.params:  # type: ignore[union-attr]
+                    grad = Grad.ON if write.grad is Grad.ON else call.ctx.grad
+                    if grad in (Grad.ON, Grad.INHERIT):
+                        upward.setdefault(id(caller), []).append(ParamWrite(target, write.site, grad, handled))
+                    continue
+                grad = Grad.ON if write.grad is Grad.ON else model.grad_at(call.ctx)
+                ctx = dataclasses.replace(write.site.ctx, grad=grad, handled=handled)
+                derived.append(InplaceSite(write.site.kind, write.site.node, target, write.site.target_node,
+                                           write.site.detail, ctx, via_call=call.node,
+                                           via_arg=argument[1]))  # type: ignore[arg-type]
+        pending = upward
     return derived
-
-
-def _call_context(ctx: Context, write: InplaceSite) -> Context:
-    """The call's context; an explicit grad mode at the write inside wins over the call's."""
-    grad = write.ctx.grad if write.ctx.grad is Grad.ON else ctx.grad
-    return dataclasses.replace(ctx, grad=grad, handled=ctx.handled | write.ctx.handled)

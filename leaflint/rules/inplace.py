@@ -35,9 +35,9 @@ def describe_target(model: SemanticModel, site: InplaceSite) -> str:
     elif leaf is not None:
         what += " (a leaf that requires grad)"
     described = f"`{text}`, a view of {what}" if leaf is not None and leaf.view else f"`{text}`, {what}"
-    if site.via is not None:
-        described += (f", through the call of `{model.text(site.node.func)}`, which runs "
-                      f"`{model.text(site.via.node)}` on that argument")
+    if site.via_call is not None and site.via_arg is not None:
+        described = described.replace(f"`{text}`", f"`{text}` (`{model.text(site.via_arg)}`, passed by "
+                                                    f"`{model.text(site.via_call)}`)", 1)
     return described
 
 
@@ -63,9 +63,9 @@ class InplaceRule(Rule):
             leaf = model.site_leaf(site)
             if leaf is None or model.grad_at(site.ctx) is not Grad.ON:
                 continue
-            # a write inside a called helper: no automatic fix (wrapping the call would do, but
-            # the helper may also be called where a graph is wanted)
-            fix = build_inplace_fix(model, site, leaf) if site.via is None else None
+            # a write into a helper's argument: no automatic fix (no_grad around the write would
+            # also cut the graph where the helper is called with tensors that need one)
+            fix = build_inplace_fix(model, site, leaf) if site.via_call is None else None
             yield Report(site.node, self.message(model, site, leaf.view), fix=fix)
 
     def error_text(self, view: bool) -> str:
