@@ -70,7 +70,7 @@ class Collector(Evaluator, cst.CSTVisitor):
 
     def ctx(self) -> Context:
         return Context(self.func, self.grad[-1], self.stmt_stack[-1] if self.stmt_stack else None,
-                       tuple(self.guards), tuple(self.ifs), frozenset().union(*self.handled))
+                       tuple(self.guards), tuple(self.ifs), frozenset().union(*self.handled), self.stmt_id)
 
     def _event(self, kind: str, payload) -> int:
         self.seq += 1
@@ -570,13 +570,18 @@ class Collector(Evaluator, cst.CSTVisitor):
                 owner = self.lookup(expr.value.value)
                 if isinstance(owner, SelfRef):
                     key = ("method", owner.cls, expr.attr.value)
+            scope = tuple(f for f in self.funcs if f is not self.module_func)
             if key is not None:
-                scope = tuple(f for f in self.funcs if f is not self.module_func)
                 self.calls.append(CallRef(key, scope, ctx))
-                if expr is node.func:
-                    args = tuple((a.keyword.value if a.keyword is not None else None, self.value_of(a.value), a.value)
-                                 for a in node.args if not a.star)
-                    self.arg_calls.append(ArgCall(key, scope, ctx, node, args))
+            elif expr is node.func and isinstance(expr, cst.Attribute):
+                # ``obj.method(x)`` on an instance of a class of this file: for summaries only
+                receiver = self.value_of(expr.value)
+                if isinstance(receiver, ModuleInstance) and receiver.kind[0] == "local":
+                    key = ("method", receiver.kind[1], expr.attr.value)
+            if key is not None and expr is node.func:
+                args = tuple((a.keyword.value if a.keyword is not None else None, self.value_of(a.value), a.value)
+                             for a in node.args if not a.star)
+                self.arg_calls.append(ArgCall(key, scope, ctx, node, args))
 
     def _record_uses(self, node: cst.Call, ctx: Context) -> None:
         if ctx.grad is Grad.OFF:

@@ -64,6 +64,7 @@ class Context:
     guards: tuple[cst.BaseExpression, ...] = ()
     ifs: tuple[cst.If, ...] = ()  # the enclosing ``if`` statements (their tests are ``guards``)
     handled: frozenset[str] = frozenset()  # exceptions a fallback ``except`` catches around here
+    order: int = 0  # the statement's number in walk order
 
 
 @dataclass

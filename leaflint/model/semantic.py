@@ -282,6 +282,11 @@ class SemanticModel:
             return self.leaf_in_collection(site.target)
         if site.kind in ("setitem", "augassign") and self._container_slot(site.target):
             return None
+        root = site.target
+        while isinstance(root, View):
+            root = root.base
+        if isinstance(root, Attr) and not self.registered_before(root.base, root.name, site.ctx):
+            return None  # in __init__, before the Parameter is assigned: still a plain tensor
         return self.leaf(site.target)
 
     def _container_slot(self, value: Optional[Value]) -> bool:
@@ -303,29 +308,32 @@ class SemanticModel:
         return any(one_time_guard(node) for node in ctx.ifs)
 
     def holds_parameter_before(self, assign: AttrAssign) -> bool:
-        """Whether ``self.X`` may hold a registered Parameter when ``assign`` runs.
-
-        In the class's own ``__init__``, a slot is registered only by a Parameter assigned to it
-        earlier in that ``__init__`` (or by a base class of this file that registers it): a
-        tensor first bound to the name and wrapped afterwards (``self.lr = torch.tensor(0.1)``,
-        then ``self.lr = nn.Parameter(self.lr)``) is not a replacement. Elsewhere the class's
-        facts decide (``is_parameter_slot``)."""
+        """Whether ``self.X`` may hold a registered Parameter when ``assign`` runs (see
+        ``registered_before``); elsewhere than ``__init__`` the class's facts decide."""
         if not self.is_parameter_slot(assign.owner, assign.attr):
             return False
-        func = assign.ctx.func
-        if func.name != "__init__" or func.cls is None or not isinstance(assign.owner, SelfRef) \
-                or assign.owner.cls != func.cls.name:
+        return self.registered_before(assign.owner, assign.attr, assign.ctx)
+
+    def registered_before(self, owner: Optional[Value], attr: str, ctx: Context) -> bool:
+        """In the class's own ``__init__``, a slot holds a Parameter only once one was assigned to
+        it earlier in that ``__init__`` on a path that reaches here (or a base class of this file
+        registers it): a tensor first bound to the name and wrapped afterwards
+        (``self.lr = torch.tensor(0.1)``, then ``self.lr = nn.Parameter(self.lr)``) is neither a
+        replacement nor, before the wrap, a leaf. Anywhere else: assumed registered."""
+        func = ctx.func
+        if func.name != "__init__" or func.cls is None or not isinstance(owner, SelfRef) \
+                or owner.cls != func.cls.name:
             return True
         for base in self._class_chain(func.cls.name)[1:]:
-            if assign.attr in base.params:
+            if attr in base.params:
                 return True
         for earlier in self.attr_assigns:
-            if earlier is assign:
-                return False
-            if earlier.ctx.func is func and earlier.attr == assign.attr and earlier.owner == assign.owner \
-                    and isinstance(earlier.value, (Fresh, FrozenParameter)) and not _exclusive(earlier.ctx, assign.ctx):
+            if earlier.ctx.order >= ctx.order:
+                break
+            if earlier.ctx.func is func and earlier.attr == attr and earlier.owner == owner \
+                    and isinstance(earlier.value, (Fresh, FrozenParameter)) and not _exclusive(earlier.ctx, ctx):
                 return True
-        return True
+        return False
 
     def used_before(self, write: DataWrite) -> bool:
         """Whether the written tensor itself was used by an op earlier in the same function."""

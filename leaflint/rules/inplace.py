@@ -36,8 +36,10 @@ def describe_target(model: SemanticModel, site: InplaceSite) -> str:
         what += " (a leaf that requires grad)"
     described = f"`{text}`, a view of {what}" if leaf is not None and leaf.view else f"`{text}`, {what}"
     if site.via_call is not None and site.via_arg is not None:
-        described = described.replace(f"`{text}`", f"`{text}` (`{model.text(site.via_arg)}`, passed by "
-                                                    f"`{model.text(site.via_call)}`)", 1)
+        argument = model.text(site.via_arg)
+        passed = f"passed by `{model.text(site.via_call)}`"
+        described = described.replace(f"`{text}`", f"`{text}` ({passed})" if argument == text
+                                      else f"`{text}` (`{argument}`, {passed})", 1)
     return described
 
 
