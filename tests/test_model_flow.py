@@ -181,6 +181,25 @@ class Lazy(nn.Module):
         return x - self.proto
 """
     model = model_of(src)
-    once = {model.text(a.node): model.once_only(a.ctx) for a in model.attr_assigns}
+    once = {model.text(a.node): model.created_once(a) for a in model.attr_assigns}
     assert once["self.proto = nn.Parameter(x.mean(0).detach())"] is True
     assert once["self.other = nn.Parameter(x.mean(0).detach())"] is False
+
+
+def test_one_time_replacement_of_what_init_built_is_not_creation():
+    src = HEADER + """
+class Bias(nn.Module):
+    def __init__(self, n, h):
+        super().__init__()
+        self.table = nn.Embedding(n, h)
+        self.expand = True
+
+    def forward(self, x):
+        if self.expand:
+            self.table = nn.Embedding(9, 2)
+            self.expand = False
+        return x
+"""
+    model = model_of(src)
+    replaced = [a for a in model.attr_assigns if model.text(a.node) == "self.table = nn.Embedding(9, 2)"]
+    assert replaced and not model.created_once(replaced[0])

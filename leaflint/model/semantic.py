@@ -303,9 +303,19 @@ class SemanticModel:
         """Whether an enclosing ``try`` turns ``exception`` into a deliberate fallback."""
         return handles(ctx.handled, exception)
 
-    def once_only(self, ctx: Context) -> bool:
-        """Inside an ``if`` whose body makes its own test false: a one-time (lazy) creation."""
-        return any(one_time_guard(node) for node in ctx.ifs)
+    def created_once(self, assign: AttrAssign) -> bool:
+        """A lazy one-time creation: inside an ``if`` whose body makes its own test false, of an
+        attribute that no other function of the class fills with a Parameter or a module (so
+        nothing, and no optimizer, held one before). A one-time *replacement* of what
+        ``__init__`` built is still a replacement."""
+        if not any(one_time_guard(node) for node in assign.ctx.ifs):
+            return False
+        for other in self.attr_assigns:
+            if other is not assign and other.attr == assign.attr and other.owner == assign.owner \
+                    and other.ctx.func is not assign.ctx.func \
+                    and isinstance(other.value, (Fresh, FrozenParameter, ModuleInstance)):
+                return False
+        return True
 
     def holds_parameter_before(self, assign: AttrAssign) -> bool:
         """Whether ``self.X`` may hold a registered Parameter when ``assign`` runs (see

@@ -90,7 +90,7 @@ or `torch.nn.utils.parametrize.register_parametrization(self.linear, "weight", S
         for assign in model.attr_assigns:
             if not isinstance(assign.value, Fresh) or not model.in_forward(assign.ctx):
                 continue
-            if not self_rooted(assign.owner) or lazily_guarded(assign) or model.once_only(assign.ctx):
+            if not self_rooted(assign.owner) or lazily_guarded(assign) or model.created_once(assign):
                 continue
             if model.leaf(Attr(assign.owner, assign.attr)) is None and model.is_parameter_slot(assign.owner, assign.attr):
                 continue  # the slot is made non-trainable (`requires_grad = False`) in the class
@@ -144,7 +144,7 @@ input, size it for the maximum in `__init__` or use a lazy module (`nn.LazyLinea
                 continue
             if not model.module_owns_parameters(assign.value):
                 continue
-            if not self_rooted(assign.owner) or lazily_guarded(assign) or model.once_only(assign.ctx):
+            if not self_rooted(assign.owner) or lazily_guarded(assign) or model.created_once(assign):
                 continue
             target = _target_text(model, assign)
             yield Report(assign.node, (
