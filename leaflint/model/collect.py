@@ -25,6 +25,14 @@ from leaflint.model.values import (
 _BACKWARD_FUNCS = {"torch.autograd.backward", "torch.autograd.grad"}
 
 
+def _names_bound(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _names_bound(element.value)]
+    return []
+
+
 class Collector(Evaluator, cst.CSTVisitor):
     def __init__(self, imports_prepass: ImportTable, classes: dict[str, ClassInfo]) -> None:
         super().__init__()
@@ -332,6 +340,28 @@ class Collector(Evaluator, cst.CSTVisitor):
         value = self.value_of(node.value)
         for target in node.targets:
             self._assign_target(node, target.target, node.value, value)
+        if self.grad[-1] is not Grad.OFF and self._calls_a_module(node.value):
+            # ``fake = G(z)``: the names bound hold a module's output, part of a graph from here
+            for target in node.targets:
+                for name in _names_bound(target.target):
+                    self._event("use", name)
+
+    def _calls_a_module(self, node: cst.BaseExpression) -> bool:
+        """``G(z)`` / ``self.encoder(x)`` / ``model(x)``: a call of a module that owns parameters,
+        or of a callable the function was given (``def step(gen, z): fake = gen(z)``)."""
+        if not isinstance(node, cst.Call):
+            return False
+        callee = self.value_of(node.func)
+        if isinstance(callee, SelfRef):
+            return False
+        if isinstance(callee, Arg) and isinstance(node.func, cst.Name):
+            return True
+        if isinstance(callee, ModuleInstance):
+            return callee.kind[0] in ("local", "tree") or callee.kind[1] in api.LAYER_PARAMETERS
+        if isinstance(callee, Attr) and isinstance(callee.base, SelfRef):
+            cls = self.classes.get(callee.base.cls)
+            return cls is not None and callee.name in cls.submodules
+        return False
 
     def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
         if original_node.value is not None:
