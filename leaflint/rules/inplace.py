@@ -112,6 +112,10 @@ class Net(nn.Module):
         self.bias = nn.Parameter(torch.empty(8))
         nn.init.zeros_(self.bias)          # or: with torch.no_grad(): self.bias.zero_()
 ```
+A helper that writes its own argument in place (`def init_table(t): t[:, 0] = 0`) is reported
+at the write, where torch raises, when some call passes it a leaf with grad on; the message
+names that call (`init_table(emb.weight)`). This holds for every LL1 rule.
+
 Grad mode is off inside `torch.no_grad()`, `torch.inference_mode()`,
 `torch.set_grad_enabled(False)`, functions decorated with them, `autograd.Function`
 forward/backward, and same-file helpers whose every call site is in such a region; no finding
