@@ -88,7 +88,7 @@ class Slot(nn.Module):
     assert in_load and model.falls_back_on(in_load[0].ctx, "TypeError")
 
 
-def test_runtimeerror_fallback_around_an_inplace_write():
+def test_runtimeerror_handler_does_not_excuse_an_inplace_write():
     src = HEADER + """
 w = torch.zeros(3, requires_grad=True)
 try:
@@ -98,7 +98,7 @@ except RuntimeError:
 w.mul_(2)
 """
     sites = written_leaves(src)
-    assert sites["w.add_(1)"] is False
+    assert sites["w.add_(1)"] is True  # always raises on a leaf: the try body never works
     assert sites["w.mul_(2)"] is False  # w was rebound to a non-leaf
 
 

@@ -273,11 +273,11 @@ class SemanticModel:
     def site_leaf(self, site: InplaceSite) -> Optional[Leaf]:
         """The leaf an in-place site writes, when it is known to be one there.
 
-        Not when an enclosing ``try`` falls back on the RuntimeError torch raises, nor for an
-        item write into an attribute that the class also binds to a dict or list (the write may
-        be on that path)."""
-        if handles(site.ctx.handled, "RuntimeError"):
-            return None
+        Not for an item write into an attribute that the class also binds to a dict or list (the
+        write may be on that path), nor in ``__init__`` before the Parameter is assigned. An
+        ``except RuntimeError`` around the write does not excuse it: on a leaf the write always
+        raises, so the ``try`` body never does what it says (unlike LL303's TypeError fallback,
+        whose ``except`` does the intended assignment)."""
         if site.kind == "foreach":
             return self.leaf_in_collection(site.target)
         if site.kind in ("setitem", "augassign") and self._container_slot(site.target):
