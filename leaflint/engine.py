@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # `.*backward(` calls. Identifiers are single tokens, so spacing (`m.parameters ()`) and line
 # breaks cannot split a word. A skipped file still gets CPython's parser (an AST only, a few
 # milliseconds per thousand lines, no libcst): every checked file's syntax error is an LL001.
-# Keep this in step with leaflint/model/semantic.py; tests/test_cache.py checks the corpus-style
+# Keep this in step with leaflint/model/ (evaluate.py, collect.py); tests/test_cache.py checks the corpus-style
 # cases. On the benchmark corpus it skips 28% of the files (6% of the lines) in 0.1 us/line.
 PREFILTER = re.compile(r"torch|parameters|param_groups|requires_grad_|backward")
 

@@ -53,6 +53,12 @@ NOT_FIXABLE = {
     "ll4_bad_loop_writes.py",
     # an optimizer step between two backwards: reordering the GAN steps is advice (LL403: no fix)
     "ll4_bad_optimizer_step.py",
+    # writes into a helper's argument: no_grad inside the helper would also cut the graph of
+    # callers that pass tensors needing one (LL1 through a call: no fix)
+    "ll1_bad_helper_writes_argument.py",
+    # a module's output written through .data before backward(): the fix is an out-of-place
+    # op in the graph (`fake = G(z).clamp(...)`), a change of meaning (LL201: no fix)
+    "ll2_bad_data_write_training.py",
 }
 
 

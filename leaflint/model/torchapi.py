@@ -47,6 +47,20 @@ PARAMETER_FREE_LAYERS = frozenset({
     "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "SmoothL1Loss", "HuberLoss", "CosineSimilarity",
 })
 
+# Containers whose elements are modules (``nn.ModuleList([...])``): indexing or iterating gives one.
+MODULE_CONTAINERS = frozenset({"ModuleList", "Sequential", "ModuleDict"})
+# Module methods that return the module itself.
+MODULE_RETURNS_SELF = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "eval",
+                                 "train", "to_empty", "type"})
+# Factories and loaders that build a whole module tree out of torch layers (pretrained or not).
+MODULE_TREE_FACTORIES = frozenset({"timm.create_model", "torch.hub.load", "timm.models.create_model"})
+MODULE_TREE_PACKAGES = ("torchvision.models.",)
+# ``X.from_pretrained(...)`` builds a module tree unless X names one of these.
+NOT_MODULE_CLASS_WORDS = ("Tokenizer", "Config", "Processor", "FeatureExtractor", "Scheduler",
+                          "ImageProcessor", "Dataset")
+# In a module tree built from torch layers, these attributes of a submodule are Parameters.
+TREE_PARAMETERS = frozenset({"weight", "bias"})
+
 # Factories whose result is a fresh leaf when called with requires_grad=True.
 FACTORIES = frozenset({
     "tensor", "as_tensor", "randn", "rand", "randint", "zeros", "ones", "empty", "full", "arange",

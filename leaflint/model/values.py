@@ -13,9 +13,13 @@ from typing import Optional, Union
 
 @dataclass(frozen=True)
 class Fresh:
-    """A fresh leaf that requires grad: ``nn.Parameter(t)``, ``torch.zeros(3, requires_grad=True)``."""
+    """A fresh leaf that requires grad: ``nn.Parameter(t)``, ``torch.zeros(3, requires_grad=True)``.
+
+    ``when`` names the flag of ``requires_grad=flag``: a leaf that requires grad when it is true.
+    """
 
     origin: str
+    when: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -38,11 +42,17 @@ class Attr:
 
 @dataclass(frozen=True)
 class ModuleInstance:
-    """An instance built by a constructor: ``("torch", "Linear")`` or ``("local", "Net")``."""
+    """An instance built by a constructor: ``("torch", "Linear")``, ``("local", "Net")``, or
+    ``("tree", "timm.create_model")``: a module tree from a factory or loader, made of torch
+    layers we cannot see (its ``weight``/``bias`` attributes are Parameters).
+
+    ``item`` is the kind of every element of a container (``nn.ModuleList([nn.Conv2d(..) ...])``).
+    """
 
     kind: tuple[str, str]
     inplace: bool = False
     frozen: bool = False
+    item: Optional["ModuleInstance"] = None
 
 
 @dataclass(frozen=True)
@@ -89,9 +99,23 @@ class PlainTensor:
 
 
 @dataclass(frozen=True)
+class Arg:
+    """A parameter of the enclosing function (its summary records in-place writes into it)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One element of a container reached by iteration: ``for layer in self.layers``."""
+
+    base: "Value"
+
+
+@dataclass(frozen=True)
 class TensorList:
     items: tuple
 
 
 Value = Union[Fresh, FrozenParameter, SelfRef, Attr, ModuleInstance, ParamIter, ParamItem, GroupList, GroupItem,
-              View, DataOf, PlainTensor, TensorList]
+              View, DataOf, PlainTensor, TensorList, Arg, Item]

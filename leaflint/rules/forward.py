@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Iterable
 
 from leaflint.model import SemanticModel
-from leaflint.model.semantic import AttrAssign, _names_in
+from leaflint.model.semantic import AttrAssign
+from leaflint.model.evaluate import unknown_root
+from leaflint.model.syntax import names_in
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
 from leaflint.fixgen import build_param_replaced_fix, build_tensor_to_param_fix
 from leaflint.rules.base import Report, Rule, register, short
@@ -30,7 +32,7 @@ def self_rooted(value) -> bool:
 def lazily_guarded(assign: AttrAssign) -> bool:
     """Inside ``if self.w is None:`` / ``if not hasattr(self, "w"):`` / ``if not self.initialized:``."""
     for test in assign.ctx.guards:
-        words = list(_names_in(test))
+        words = list(names_in(test))
         lowered = [w.lower() for w in words]
         if assign.attr in words or "None" in words or "hasattr" in words or "getattr" in words:
             return True
@@ -116,7 +118,7 @@ or `torch.nn.utils.parametrize.register_parametrization(self.linear, "weight", S
         for assign in model.attr_assigns:
             if not isinstance(assign.value, Fresh) or not model.in_forward(assign.ctx):
                 continue
-            if not self_rooted(assign.owner) or lazily_guarded(assign):
+            if not self_rooted(assign.owner) or lazily_guarded(assign) or model.created_once(assign):
                 continue
             if model.leaf(Attr(assign.owner, assign.attr)) is None and model.is_parameter_slot(assign.owner, assign.attr):
                 continue  # the slot is made non-trainable (`requires_grad = False`) in the class
@@ -167,7 +169,7 @@ input, size it for the maximum in `__init__` or use a lazy module (`nn.LazyLinea
                 continue
             if not model.module_owns_parameters(assign.value):
                 continue
-            if not self_rooted(assign.owner) or lazily_guarded(assign):
+            if not self_rooted(assign.owner) or lazily_guarded(assign) or model.created_once(assign):
                 continue
             target = _target_text(model, assign)
             yield Report(assign.node, (
@@ -179,7 +181,7 @@ input, size it for the maximum in `__init__` or use a lazy module (`nn.LazyLinea
 
 
 def _plain_tensor(value) -> bool:
-    return isinstance(value, (PlainTensor, DataOf, View))
+    return isinstance(value, (PlainTensor, DataOf, View)) and not unknown_root(value)
 
 
 @register
@@ -219,8 +221,10 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
         for assign in model.attr_assigns:
-            if not _plain_tensor(assign.value) or not model.is_parameter_slot(assign.owner, assign.attr):
+            if not _plain_tensor(assign.value) or not model.holds_parameter_before(assign):
                 continue
+            if model.falls_back_on(assign.ctx, "TypeError"):
+                continue  # a deliberate fallback: the except branch handles the TypeError
             target = _target_text(model, assign)
             yield Report(assign.node, (
                 f"`{short(target, 32)}` is an nn.Parameter and is assigned a plain tensor: nn.Module raises TypeError"),

@@ -30,9 +30,17 @@ def describe_target(model: SemanticModel, site: InplaceSite, width: int = 1000) 
     leaf = model.leaf(site.target)
     text = short(model.text(site.target_node), width)
     what = "a parameter" if leaf is not None and leaf.kind == "parameter" else "a tensor created with requires_grad=True"
-    if leaf is not None and leaf.view:
-        return f"`{text}`, a view of {what} (a leaf that requires grad)"
-    return f"`{text}`, {what} (a leaf that requires grad)"
+    if leaf is not None and leaf.when is not None:
+        what = f"a tensor created with requires_grad={leaf.when} (a leaf that requires grad when `{leaf.when}` is true)"
+    elif leaf is not None:
+        what += " (a leaf that requires grad)"
+    described = f"`{text}`, a view of {what}" if leaf is not None and leaf.view else f"`{text}`, {what}"
+    if site.via_call is not None and site.via_arg is not None:
+        argument = model.text(site.via_arg)
+        passed = f"passed by `{model.text(site.via_call)}`"
+        described = described.replace(f"`{text}`", f"`{text}` ({passed})" if argument == text
+                                      else f"`{text}` (`{argument}`, {passed})", 1)
+    return described
 
 
 def brief_target(model: SemanticModel, site: InplaceSite) -> str:
@@ -63,11 +71,13 @@ class InplaceRule(Rule):
         for site in model.inplace:
             if site.kind not in self.kinds:
                 continue
-            leaf = model.leaf_in_collection(site.target) if site.kind == "foreach" else model.leaf(site.target)
+            leaf = model.site_leaf(site)
             if leaf is None or model.grad_at(site.ctx) is not Grad.ON:
                 continue
-            yield Report(site.node, self.concise(model, site), fix=build_inplace_fix(model, site, leaf),
-                         detail=self.message(model, site, leaf.view))
+            # a write into a helper's argument: no automatic fix (no_grad around the write would
+            # also cut the graph where the helper is called with tensors that need one)
+            fix = build_inplace_fix(model, site, leaf) if site.via_call is None else None
+            yield Report(site.node, self.concise(model, site), fix=fix, detail=self.message(model, site, leaf.view))
 
     def error_text(self, view: bool) -> str:
         return VIEW_ERROR if view else LEAF_ERROR
@@ -116,6 +126,10 @@ class Net(nn.Module):
         self.bias = nn.Parameter(torch.empty(8))
         nn.init.zeros_(self.bias)          # or: with torch.no_grad(): self.bias.zero_()
 ```
+A helper that writes its own argument in place (`def init_table(t): t[:, 0] = 0`) is reported
+at the write, where torch raises, when some call passes it a leaf with grad on; the message
+names that call (`init_table(emb.weight)`). This holds for every LL1 rule.
+
 Grad mode is off inside `torch.no_grad()`, `torch.inference_mode()`,
 `torch.set_grad_enabled(False)`, functions decorated with them, `autograd.Function`
 forward/backward, and same-file helpers whose every call site is in such a region; no finding

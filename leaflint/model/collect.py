@@ -1,0 +1,695 @@
+"""One walk over a file that binds names to symbolic values and records the facts rules filter.
+
+The walk keeps the grad-mode stack, records call sites, in-place sites, ``.data`` writes and
+reads, and attribute assignments; expressions are read by ``Evaluator``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from leaflint.model import torchapi as api
+from leaflint.model.evaluate import Evaluator
+from leaflint.model.facts import (
+    ArgCall, AttrAssign, CallRef, ClassInfo, Context, DataRead, DataWrite, FuncInfo, Grad, InplaceSite,
+)
+from leaflint.model.flow import common_return, fallback_handlers, is_container, not_requiring_grad
+from leaflint.model.imports import ImportTable, dotted
+from leaflint.model.syntax import AUG_INPLACE, is_true, kwarg, names_in, positional
+from leaflint.model.values import (
+    Arg, Attr, DataOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, PlainTensor, SelfRef, Value, View,
+)
+
+_BACKWARD_FUNCS = {"torch.autograd.backward", "torch.autograd.grad"}
+
+
+def _names_bound(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _names_bound(element.value)]
+    return []
+
+
+class Collector(Evaluator, cst.CSTVisitor):
+    def __init__(self, imports_prepass: ImportTable, classes: dict[str, ClassInfo]) -> None:
+        super().__init__()
+        self.imports = imports_prepass
+        self.classes = classes
+        self.module_func = FuncInfo(name="<module>", node=None, cls=None, parent=None,
+                                    decorator_grad=Grad.ON)
+        self.funcs: list[FuncInfo] = [self.module_func]
+        self.all_funcs: list[FuncInfo] = []
+        self.module_functions: dict[str, list[FuncInfo]] = {}
+        self.envs: list[dict[str, Optional[Value]]] = [{}]
+        self.grad: list[Grad] = [Grad.ON]
+        self.class_stack: list[ClassInfo] = []
+        self.stmt_stack: list[cst.CSTNode] = []
+        self.guards: list[cst.BaseExpression] = []
+        self.narrowed: list[dict[str, Value]] = []
+        self.frozen_paths: list[set[str]] = [set()]
+        self.parents: list[cst.CSTNode] = []
+        self.seq = 0
+        self.stmt_id = 0
+        self.inplace: list[InplaceSite] = []
+        self.data_writes: list[DataWrite] = []
+        self.data_reads: list[DataRead] = []
+        self.attr_assigns: list[AttrAssign] = []
+        self.calls: list[CallRef] = []
+        self.arg_calls: list[ArgCall] = []
+        self.deleted: set[tuple[Value, str]] = set()
+        self.branch_frozen: list[set[str]] = []
+        self.ifs: list[cst.If] = []
+        self.handled: list[frozenset[str]] = []
+
+    # ----------------------------------------------------------------- plumbing
+    # The collector is driven by `walk` (leaflint/model/walk.py), which keeps `parents`: the
+    # node is on it during visit_<Type> and off it during leave_<Type>.
+    def _parent(self, depth: int = 1) -> Optional[cst.CSTNode]:
+        # parents[-1] is the node itself while visiting it.
+        index = -1 - depth
+        return self.parents[index] if len(self.parents) >= -index else None
+
+    @property
+    def func(self) -> FuncInfo:
+        return self.funcs[-1]
+
+    def ctx(self) -> Context:
+        return Context(self.func, self.grad[-1], self.stmt_stack[-1] if self.stmt_stack else None,
+                       tuple(self.guards), tuple(self.ifs), frozenset().union(*self.handled), self.stmt_id)
+
+    def _event(self, kind: str, payload) -> int:
+        self.seq += 1
+        self.func.events.append((self.seq, self.stmt_id, kind, payload))
+        return self.seq
+
+    def lookup(self, name: str) -> Optional[Value]:
+        for narrowing in reversed(self.narrowed):
+            if name in narrowing:
+                return narrowing[name]
+        for env in reversed(self.envs):
+            if name in env:
+                return env[name]
+        return None
+
+    def bind(self, name: str, value: Optional[Value]) -> None:
+        self.envs[-1][name] = value
+
+    def qualname(self, node: cst.BaseExpression) -> Optional[str]:
+        return self.imports.qualname(node)
+
+    # ----------------------------------------------------------------- scopes
+    def visit_Module(self, node: cst.Module) -> None:
+        self.all_funcs.append(self.module_func)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        info = self.classes.get(node.name.value)
+        if info is None or info.node is not node:
+            info = ClassInfo(node.name.value, node, [])
+        self.class_stack.append(info)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.class_stack.pop()
+
+    def _decorator_grad(self, node: cst.FunctionDef) -> Grad:
+        state = Grad.INHERIT
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            call = expr if isinstance(expr, cst.Call) else None
+            target = call.func if call is not None else expr
+            qual = self.qualname(target) or ""
+            last = (dotted(target) or "").rsplit(".", 1)[-1]
+            effect = self._grad_effect(qual, call)
+            if effect is None and last in api.NO_GRAD_DECORATOR_NAMES:
+                effect = Grad.OFF
+            if effect is not None:
+                state = effect
+        return state
+
+    def _grad_effect(self, qual: str, call: Optional[cst.Call]) -> Optional[Grad]:
+        if qual in api.NO_GRAD:
+            return Grad.OFF
+        if qual in api.ENABLE_GRAD:
+            return Grad.ON
+        if qual in api.INFERENCE_MODE:
+            arg = (positional(call, 0) or getattr(kwarg(call, "mode"), "value", None)) if call else None
+            if arg is None or is_true(arg) is True:
+                return Grad.OFF
+            return None if is_true(arg) is False else Grad.UNKNOWN
+        if qual in api.SET_GRAD_ENABLED:
+            arg = (positional(call, 0) or getattr(kwarg(call, "mode"), "value", None)) if call else None
+            flag = is_true(arg)
+            return Grad.UNKNOWN if flag is None else (Grad.ON if flag else Grad.OFF)
+        return None
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        cls = self.class_stack[-1] if self.class_stack and self._directly_in_class(node) else None
+        parent = self.func if self.func is not self.module_func else None
+        info = FuncInfo(name=node.name.value, node=node, cls=cls, parent=parent,
+                        decorator_grad=self._decorator_grad(node))
+        if cls is not None and cls.is_autograd_function and info.name in (
+                "forward", "backward", "jvp", "vjp", "setup_context"):
+            info.decorator_grad = Grad.OFF
+        env: dict[str, Optional[Value]] = {}
+        params = list(node.params.posonly_params) + list(node.params.params)
+        static = any(dotted(d.decorator) in ("staticmethod", "classmethod") for d in node.decorators)
+        if cls is not None and params and not static:
+            info.self_name = params[0].name.value
+        for param in params + list(node.params.kwonly_params):
+            info.params.append(param.name.value)
+            value: Optional[Value] = Arg(param.name.value)
+            if param.annotation is not None:
+                ann = param.annotation.annotation
+                if isinstance(ann, cst.SimpleString):
+                    ann = None
+                if ann is not None:
+                    value = self._annotation_value(ann)
+            env[param.name.value] = value
+        for star in (node.params.star_arg, node.params.star_kwarg):
+            if isinstance(star, cst.Param):
+                env[star.name.value] = None
+        if info.self_name is not None and cls is not None:
+            env[info.self_name] = SelfRef(cls.name)
+        # register the function where calls will look for it
+        if cls is not None:
+            cls.methods.setdefault(info.name, []).append(info)
+        elif parent is not None:
+            parent.nested.setdefault(info.name, []).append(info)
+        elif not self.class_stack:
+            self.module_functions.setdefault(info.name, []).append(info)
+        self.funcs.append(info)
+        self.all_funcs.append(info)
+        self.frozen_paths.append(set())
+        self.envs.append(env)
+        self.grad.append(info.decorator_grad)
+        self.bind_outer(info.name)
+
+    def _annotation_value(self, ann: cst.BaseExpression) -> Optional[Value]:
+        """``p: nn.Parameter`` is a leaf; ``m: nn.Linear`` / ``m: LocalModule`` is a module."""
+        qual = self.qualname(ann)
+        if qual in api.PARAMETER:
+            return ParamItem(None)
+        return self._class_instance(ann)
+
+    def _class_instance(self, node: cst.BaseExpression) -> Optional[ModuleInstance]:
+        layer = api.torch_nn_layer(self.qualname(node))
+        if layer is not None:
+            return ModuleInstance(("torch", layer))
+        if isinstance(node, cst.Name) and node.value in self.classes:
+            return ModuleInstance(("local", node.value))
+        return None
+
+    def visit_If_body(self, node: cst.If) -> None:
+        self.narrowed.append(self._isinstance_narrowing(node.test))
+        self.branch_frozen.append(not_requiring_grad(node.test, True))
+
+    def leave_If_body(self, node: cst.If) -> None:
+        self.narrowed.pop()
+        self.branch_frozen.pop()
+
+    def visit_If_orelse(self, node: cst.If) -> None:
+        self.branch_frozen.append(not_requiring_grad(node.test, False))
+
+    def leave_If_orelse(self, node: cst.If) -> None:
+        self.branch_frozen.pop()
+
+    def visit_Try_body(self, node: cst.Try) -> None:
+        self.handled.append(fallback_handlers(node))
+
+    def leave_Try_body(self, node: cst.Try) -> None:
+        self.handled.pop()
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.func.returns.append(self.value_of(node.value) if node.value is not None else None)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.func.returns.append(None)  # a generator: its calls return no tensor
+
+    def call_summary(self, name: str) -> Optional[Value]:
+        """A fresh leaf or a module, when every ``return`` of the called function (read earlier in
+        the file, and not being read now) gives the same one; otherwise unknown."""
+        callees = None
+        for scope in reversed(self.funcs):
+            if name in scope.nested:
+                callees = scope.nested[name]
+                break
+        if callees is None:
+            callees = self.module_functions.get(name)
+        if not callees or len(callees) != 1 or callees[0] in self.funcs:
+            return None
+        return common_return(callees[0].returns)
+
+    def _isinstance_narrowing(self, test: cst.BaseExpression) -> dict[str, Value]:
+        """``if isinstance(m, nn.Linear) [and ...]:`` binds ``m`` to a Linear in the body."""
+        found: dict[str, Value] = {}
+        tests = [test]
+        while tests:
+            current = tests.pop()
+            if isinstance(current, cst.BooleanOperation) and isinstance(current.operator, cst.And):
+                tests.extend((current.left, current.right))
+            elif isinstance(current, cst.Call) and isinstance(current.func, cst.Name) \
+                    and current.func.value == "isinstance" and len(current.args) == 2 \
+                    and isinstance(current.args[0].value, cst.Name):
+                instance = self._class_instance(current.args[1].value)
+                if instance is not None:
+                    found[current.args[0].value.value] = instance
+        return found
+
+    def bind_outer(self, name: str) -> None:
+        # the def statement binds its name in the enclosing scope
+        if len(self.envs) >= 2:
+            self.envs[-2][name] = None
+
+    def _directly_in_class(self, node: cst.FunctionDef) -> bool:
+        # parents[-1] is the FunctionDef; its parent is an IndentedBlock whose parent is the class
+        return len(self.parents) >= 3 and isinstance(self.parents[-3], cst.ClassDef)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.frozen_paths.pop()
+        self.funcs.pop()
+        self.envs.pop()
+        self.grad.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        env = {p.name.value: None for p in node.params.params}
+        self.envs.append(env)
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.envs.pop()
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.grad.append(self.grad[-1])
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self.grad.pop()
+
+    def visit_With(self, node: cst.With) -> None:
+        state: Optional[Grad] = None
+        for item in node.items:
+            effect = self._with_item_grad(item.item)
+            if effect is not None:
+                state = effect
+        self.grad.append(state if state is not None else self.grad[-1])
+
+    def leave_With(self, original_node: cst.With) -> None:
+        self.grad.pop()
+
+    def _with_item_grad(self, expr: cst.BaseExpression) -> Optional[Grad]:
+        if isinstance(expr, cst.Call):
+            effect = self._grad_effect(self.qualname(expr.func) or "", expr)
+            if effect is not None:
+                return effect
+        words = [w.lower() for w in names_in(expr)]
+        if any("grad" in w or "inference" in w for w in words):
+            return Grad.UNKNOWN
+        return None
+
+    def visit_If(self, node: cst.If) -> None:
+        self.guards.append(node.test)
+        self.ifs.append(node)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.guards.pop()
+        self.ifs.pop()
+
+    # ----------------------------------------------------------------- statements
+    def _enter_stmt(self, node: cst.CSTNode) -> None:
+        self.stmt_stack.append(node)
+        self.stmt_id += 1
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._enter_stmt(node)
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self.stmt_stack.pop()
+
+    def visit_For(self, node: cst.For) -> None:
+        self._enter_stmt(node)
+        self._bind_target(node.target, self._iter_items(node.iter))
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self.stmt_stack.pop()
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._bind_target(node.target, self._iter_items(node.iter))
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        node = original_node
+        value = self.value_of(node.value)
+        for target in node.targets:
+            self._assign_target(node, target.target, node.value, value)
+        if self.grad[-1] is not Grad.OFF and self._calls_a_module(node.value):
+            # ``fake = G(z)``: the names bound hold a module's output, part of a graph from here
+            for target in node.targets:
+                for name in _names_bound(target.target):
+                    self._event("use", name)
+
+    def _calls_a_module(self, node: cst.BaseExpression) -> bool:
+        """``G(z)`` / ``self.encoder(x)`` / ``model(x)``: a call of a module that owns parameters,
+        or of a callable the function was given (``def step(gen, z): fake = gen(z)``)."""
+        if not isinstance(node, cst.Call):
+            return False
+        callee = self.value_of(node.func)
+        if isinstance(callee, SelfRef):
+            return False
+        if isinstance(callee, Arg) and isinstance(node.func, cst.Name):
+            return True
+        if isinstance(callee, ModuleInstance):
+            return callee.kind[0] in ("local", "tree") or callee.kind[1] in api.LAYER_PARAMETERS
+        if isinstance(callee, Attr) and isinstance(callee.base, SelfRef):
+            cls = self.classes.get(callee.base.cls)
+            return cls is not None and callee.name in cls.submodules
+        return False
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
+        if original_node.value is not None:
+            value = self.value_of(original_node.value)
+            self._assign_target(original_node, original_node.target, original_node.value, value)
+
+    def _assign_target(self, stmt: cst.CSTNode, target: cst.BaseExpression,
+                       value_node: cst.BaseExpression, value: Optional[Value]) -> None:
+        if isinstance(target, (cst.Name, cst.Tuple, cst.List)):
+            self._bind_target(target, value)
+            return
+        if isinstance(target, cst.Attribute):
+            if target.attr.value == "data":
+                self._data_write("assign", stmt, target.value, value_node)
+                return
+            if target.attr.value == "requires_grad":
+                self._set_requires_grad(target.value, is_true(value_node))
+                return
+            owner = self.value_of(target.value)
+            self._record_attr_assign(stmt, owner, target.value, target.attr.value, value, value_node)
+            return
+        if isinstance(target, cst.Subscript):
+            base = self.value_of(target.value)
+            if isinstance(base, DataOf):
+                self._data_write("setitem", stmt, target.value.value if isinstance(target.value, cst.Attribute) else target.value, value_node, through=base)
+            else:
+                self.inplace.append(InplaceSite("setitem", stmt, base, target.value, "[...] =", self.ctx()))
+
+    def _record_attr_assign(self, stmt: cst.CSTNode, owner: Optional[Value], owner_node: cst.CSTNode,
+                            attr: str, value: Optional[Value], value_node: cst.CSTNode) -> None:
+        if isinstance(owner, SelfRef) and self.func.cls is not None and owner.cls == self.func.cls.name:
+            self._class_fact(self.func.cls, attr, value_node)
+        self.attr_assigns.append(AttrAssign(stmt, owner, owner_node, attr, value, value_node, self.ctx()))
+
+    def _is_parameter_call(self, node: cst.BaseExpression) -> bool:
+        if not isinstance(node, cst.Call):
+            return False
+        if self.qualname(node.func) in api.PARAMETER:
+            return True
+        cls = self.classes.get(node.func.value) if isinstance(node.func, cst.Name) else None
+        return cls is not None and cls.is_parameter_class
+
+    def _class_fact(self, cls: ClassInfo, attr: str, value_node: cst.BaseExpression) -> None:
+        branches = [value_node.body, value_node.orelse] if isinstance(value_node, cst.IfExp) else [value_node]
+        for branch in branches:
+            value = self.value_of(branch)
+            if is_container(branch):
+                cls.containers.add(attr)
+            elif isinstance(value, Fresh) and self._is_parameter_call(branch):
+                cls.params[attr] = True
+            elif isinstance(value, FrozenParameter) or (self._is_parameter_call(branch) and value is None):
+                cls.params[attr] = False if isinstance(value, FrozenParameter) else None
+            elif isinstance(branch, cst.Call) and self.qualname(branch.func) in api.PARAMETER:
+                rg = kwarg(branch, "requires_grad")
+                flag = rg.value if rg is not None else positional(branch, 1)
+                cls.params[attr] = is_true(flag) if flag is not None else None
+            elif isinstance(branch, cst.Call) and self.qualname(branch.func) in api.BUFFER:
+                cls.buffers.add(attr)
+            elif isinstance(value, ModuleInstance):
+                cls.submodules[attr] = value
+
+    def _set_requires_grad(self, node: cst.BaseExpression, flag: Optional[bool]) -> None:
+        """``x.requires_grad = flag`` / ``x.requires_grad_(flag)``, in statement order.
+
+        Turning it off holds for the rest of the function on that path (and class-wide for
+        ``self`` attributes); turning it on makes a plain local tensor a fresh leaf.
+        """
+        path = dotted(node)
+        frozen = self.frozen_paths[-1]
+        if flag is True:
+            if path is not None:
+                frozen.discard(path)
+            if isinstance(node, cst.Name) and isinstance(self.lookup(node.value), PlainTensor):
+                self.bind(node.value, Fresh(".requires_grad_()"))
+            return
+        self._freeze(node)  # before the path is frozen: it reads what the path held
+        if path is not None:
+            frozen.add(path)
+
+    def _freeze(self, node: cst.BaseExpression) -> None:
+        """``x.requires_grad = False`` / ``x.requires_grad_(False)``: x no longer requires grad."""
+        value = self.value_of(node)
+        path = dotted(node)
+        cls = self.func.cls
+        if isinstance(value, ParamItem):
+            value = value.base
+            path = None
+            if isinstance(value, SelfRef) and cls is not None:
+                cls.frozen_all = True
+                return
+            if not isinstance(value, SelfRef):
+                self.frozen_paths[-1].add("*")  # parameters of some module, frozen through a loop
+        if cls is None or self.func.self_name is None:
+            return
+        if path is not None and path.startswith(self.func.self_name + "."):
+            cls.frozen.add(path.split(".", 1)[1])
+        elif path == self.func.self_name:
+            cls.frozen_all = True
+        elif isinstance(value, Attr):
+            chain = []
+            while isinstance(value, Attr):
+                chain.append(value.name)
+                value = value.base
+            if isinstance(value, SelfRef):
+                cls.frozen.add(".".join(reversed(chain)))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if type(node.operator).__name__ not in AUG_INPLACE:
+            return
+        target = node.target
+        if isinstance(target, cst.Subscript):
+            base = self.value_of(target.value)
+            if isinstance(base, DataOf):
+                self._data_write("augassign", node, target.value.value if isinstance(target.value, cst.Attribute) else target.value, node.value, through=base)
+                return
+            value = View(base) if base is not None else None
+        else:
+            value = self.value_of(target)
+            if isinstance(value, DataOf):
+                inner = target.value if isinstance(target, cst.Attribute) and target.attr.value == "data" else target
+                self._data_write("augassign", node, inner, node.value, through=value)
+                return
+        op = cst.Module([]).code_for_node(node.operator).strip()
+        self.inplace.append(InplaceSite("augassign", node, value, target, op, self.ctx()))
+
+    def visit_Del(self, node: cst.Del) -> None:
+        # ``del m._parameters["w"]`` / ``del m.w``: the slot is no longer a Parameter
+        target = node.target
+        if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Attribute) \
+                and target.value.attr.value == "_parameters":
+            index = target.slice[0].slice
+            name = "*"
+            if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+                name = index.value.value.strip("'\"")
+            self._delete_parameter(target.value.value, name)
+        elif isinstance(target, cst.Attribute):
+            self._delete_parameter(target.value, target.attr.value)
+
+    def _delete_parameter(self, owner_node: cst.BaseExpression, name: str) -> None:
+        owner = self.value_of(owner_node)
+        if owner is None:
+            return
+        self.deleted.add((owner, name))
+        if isinstance(owner, SelfRef) and owner.cls in self.classes:
+            self.classes[owner.cls].deleted_params.add(name)
+
+    # ----------------------------------------------------------------- expressions
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        ctx = self.ctx()
+        qual = self.qualname(func)
+        # statement-level torch.set_grad_enabled(flag)
+        if qual in api.SET_GRAD_ENABLED and isinstance(self._parent(), cst.Expr):
+            effect = self._grad_effect(qual, node)
+            if effect is not None:
+                self.grad[-1] = effect
+        self._record_call_refs(node, ctx)
+        self._record_uses(node, ctx)
+        if qual in _BACKWARD_FUNCS or (isinstance(func, cst.Attribute) and func.attr.value.endswith("backward")):
+            self._event("backward", None)
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method.endswith("_") and not method.startswith("_") and method not in api.NOT_INPLACE_METHODS \
+                    and qual is None:
+                receiver = self.value_of(func.value)
+                if isinstance(receiver, DataOf):
+                    self._data_write("inplace", node, func.value.value if isinstance(func.value, cst.Attribute) and func.value.attr.value == "data" else func.value, None, through=receiver, detail=method)
+                else:
+                    self.inplace.append(InplaceSite("method", node, receiver, func.value, method, ctx))
+            elif method == "requires_grad_":
+                flag = positional(node, 0) or getattr(kwarg(node, "requires_grad"), "value", None)
+                self._set_requires_grad(func.value, True if flag is None else is_true(flag))
+            elif method == "register_buffer" and self._is_self(func.value):
+                name = positional(node, 0)
+                if isinstance(name, cst.SimpleString) and self.func.cls is not None:
+                    self.func.cls.buffers.add(name.value.strip("'\""))
+            elif method == "register_parameter":
+                name = positional(node, 0)
+                value_node = positional(node, 1)
+                if isinstance(name, cst.SimpleString) and value_node is not None:
+                    owner = self.value_of(func.value)
+                    self._record_attr_assign(node, owner, func.value, name.value.strip("'\""),
+                                             self.value_of(value_node), value_node)
+        elif isinstance(func, cst.Name) and func.value == "setattr" and len(node.args) == 3 \
+                and self.lookup("setattr") is None:
+            owner_node, name_node, value_node = (a.value for a in node.args)
+            attr = name_node.value.strip("'\"") if isinstance(name_node, cst.SimpleString) else "<name>"
+            owner = self.value_of(owner_node)
+            self._record_attr_assign(node, owner, owner_node, attr, self.value_of(value_node), value_node)
+        # out=
+        out = kwarg(node, "out")
+        if out is not None and qual is not None and qual.startswith("torch."):
+            target = self.value_of(out.value)
+            if isinstance(target, DataOf):
+                self._data_write("inplace", node, out.value.value if isinstance(out.value, cst.Attribute) else out.value, None, through=target, detail="out=")
+            else:
+                self.inplace.append(InplaceSite("out", node, target, out.value, qual.rsplit(".", 1)[-1], ctx))
+        # inplace functionals
+        first = positional(node, 0)
+        inplace_kw = kwarg(node, "inplace")
+        if first is not None and inplace_kw is not None and is_true(inplace_kw.value) and qual \
+                and qual.startswith("torch."):
+            self.inplace.append(InplaceSite("inplace_fn", node, self.value_of(first), first,
+                                            f"{qual.rsplit('.', 1)[-1]}(..., inplace=True)", ctx))
+        elif first is not None and qual and qual.endswith("_") and qual.count(".") >= 1 \
+                and not qual.startswith(api.NOT_INPLACE_FUNCTION_PREFIXES) \
+                and qual not in api.NOT_INPLACE_FUNCTIONS and not qual.startswith("torch._foreach_") \
+                and (qual.count(".") == 1 or qual.startswith("torch.nn.functional.")) and qual.startswith("torch."):
+            self.inplace.append(InplaceSite("inplace_fn", node, self.value_of(first), first,
+                                            qual.rsplit(".", 1)[-1], ctx))
+        elif first is not None and qual and qual.startswith("torch._foreach_") and qual.endswith("_"):
+            self.inplace.append(InplaceSite("foreach", node, self.value_of(first), first,
+                                            qual.rsplit(".", 1)[-1], ctx))
+        elif first is not None:
+            callee = self.value_of(func) if not isinstance(func, cst.Call) else self._call_value(func)
+            if isinstance(callee, ModuleInstance) and callee.inplace:
+                self.inplace.append(InplaceSite("inplace_fn", node, self.value_of(first), first,
+                                                f"{callee.kind[1]}(inplace=True)", ctx))
+            elif isinstance(callee, Attr) and isinstance(callee.base, SelfRef):
+                cls = self.classes.get(callee.base.cls)
+                sub = cls.submodules.get(callee.name) if cls else None
+                if sub is not None and sub.inplace:
+                    self.inplace.append(InplaceSite("inplace_fn", node, self.value_of(first), first,
+                                                    f"{sub.kind[1]}(inplace=True)", ctx))
+
+    def _is_self(self, node: cst.BaseExpression) -> bool:
+        return isinstance(node, cst.Name) and node.value == self.func.self_name
+
+    def _record_call_refs(self, node: cst.Call, ctx: Context) -> None:
+        candidates = [node.func] + [a.value for a in node.args]
+        for expr in candidates:
+            key = None
+            if isinstance(expr, cst.Name):
+                key = ("name", expr.value)
+            elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+                owner = self.lookup(expr.value.value)
+                if isinstance(owner, SelfRef):
+                    key = ("method", owner.cls, expr.attr.value)
+            scope = tuple(f for f in self.funcs if f is not self.module_func)
+            if key is not None:
+                self.calls.append(CallRef(key, scope, ctx))
+            elif expr is node.func and isinstance(expr, cst.Attribute):
+                # ``obj.method(x)`` on an instance of a class of this file: for summaries only
+                receiver = self.value_of(expr.value)
+                if isinstance(receiver, ModuleInstance) and receiver.kind[0] == "local":
+                    key = ("method", receiver.kind[1], expr.attr.value)
+            if key is not None and expr is node.func:
+                args = tuple((a.keyword.value if a.keyword is not None else None, self.value_of(a.value), a.value)
+                             for a in node.args if not a.star)
+                self.arg_calls.append(ArgCall(key, scope, ctx, node, args))
+
+    def _record_uses(self, node: cst.Call, ctx: Context) -> None:
+        if ctx.grad is Grad.OFF:
+            return
+        qual = self.qualname(node.func)
+        if qual in api.INSPECTING_FUNCTIONS or (isinstance(node.func, cst.Name) and node.func.value in api.INSPECTING_FUNCTIONS):
+            return
+        exprs = [a.value for a in node.args]
+        if qual is None:
+            exprs.append(node.func)  # ``self.lin(x)`` uses self.lin; ``w.mul(x)`` uses w (a prefix)
+        for expr in exprs:
+            path = dotted(expr)
+            if path is not None and ".data" not in f"{path}.":
+                self._event("use", path)
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if self.grad[-1] is Grad.OFF:
+            return
+        for operand in (node.left, node.right):
+            path = dotted(operand)
+            if path is not None:
+                self._event("use", path)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value != "data":
+            return
+        parent = self._parent()
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            attr = parent.attr.value
+            if attr in api.METADATA_ATTRIBUTES or attr.endswith("_") or attr == "data":
+                return
+        if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.Del)):
+            return
+        if isinstance(parent, cst.Subscript):
+            grand = self._parent(2)
+            if isinstance(grand, (cst.AssignTarget, cst.AugAssign)):
+                return
+        if isinstance(parent, cst.Arg):
+            call = self._parent(2)
+            if isinstance(call, cst.Call):
+                qual = self.qualname(call.func) or dotted(call.func) or ""
+                if qual in api.INSPECTING_FUNCTIONS or (parent.keyword is not None and parent.keyword.value == "out"):
+                    return
+        if isinstance(parent, cst.Comparison) or isinstance(parent, cst.ComparisonTarget):
+            return
+        target = self.value_of(node.value)
+        if target is not None:
+            self.data_reads.append(DataRead(node, target, self.ctx()))
+
+    # ----------------------------------------------------------------- .data writes
+    def _data_write(self, kind: str, node: cst.CSTNode, inner: cst.BaseExpression,
+                    value_node: Optional[cst.BaseExpression], through: Optional[DataOf] = None,
+                    detail: str = "") -> None:
+        if through is not None:
+            target, path = through.base, through.path
+        else:
+            target, path = self.value_of(inner), dotted(inner)
+        if isinstance(target, ParamItem) and path is not None and "." not in path:
+            path = self._parameters_owner(path) or path
+        rhs: list[tuple[Value, cst.CSTNode]] = []
+        if value_node is not None:
+            rhs = list(self.graph_sources(value_node))
+        if value_node is None and isinstance(node, cst.Call):
+            rhs = list(self.graph_sources(node))
+        seq = self._event("data_write", None)
+        self.data_writes.append(DataWrite(kind, node, target, inner, path, rhs, value_node, seq,
+                                          self.stmt_id, self.ctx(), detail))
+
+    def _parameters_owner(self, name: str) -> Optional[str]:
+        """``D`` for the loop variable ``p`` of an enclosing ``for p in D.parameters():`` (or
+        ``named_parameters()``): a write through ``p`` writes one of ``D``'s parameters, so it
+        relates to every use of ``D`` (``D(x)``, ``D.weight``)."""
+        for stmt in reversed(self.stmt_stack):
+            if not isinstance(stmt, cst.For) or name not in names_in(stmt.target):
+                continue
+            iterable = stmt.iter
+            if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
+                    and iterable.func.attr.value in ("parameters", "named_parameters"):
+                return dotted(iterable.func.value)
+            return None
+        return None

@@ -1,0 +1,314 @@
+"""What an expression denotes: the symbolic value of a libcst expression at the walk's position.
+
+``Evaluator`` is the half of the collector that reads expressions; the collector keeps the
+environments (``lookup``), the imports (``qualname``), the classes and the frozen paths.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from leaflint.model import torchapi as api
+from leaflint.model.facts import ClassInfo
+from leaflint.model.imports import ImportTable, dotted
+from leaflint.model.syntax import is_true, kwarg, positional, view_index
+from leaflint.model.values import (
+    Attr, DataOf, Fresh, FrozenParameter, GroupItem, GroupList, ModuleInstance, ParamItem, ParamIter,
+    PlainTensor, SelfRef, TensorList, Value, View, Arg, Item,
+)
+
+STOP_GRAPH_METHODS = {"detach", "item", "tolist", "numpy", "cpu", "data_ptr", "size", "dim",
+                       "numel", "clone"}
+
+
+def unknown_root(value: Optional[Value]) -> bool:
+    """None, or a value rooted in a function parameter or a container element: not known to be a tensor."""
+    while isinstance(value, (View, Attr)):
+        value = value.base
+    return value is None or isinstance(value, (Arg, Item))
+
+
+def module_tree_factory(qual: Optional[str], func: cst.BaseExpression) -> Optional[str]:
+    """The name of a factory or loader that builds a whole module tree (pretrained or not)."""
+    if qual is not None:
+        if qual in api.MODULE_TREE_FACTORIES or (
+                qual.startswith(api.MODULE_TREE_PACKAGES) and qual.rsplit(".", 1)[-1][:1].islower()):
+            return qual
+    if isinstance(func, cst.Attribute) and func.attr.value == "from_pretrained":
+        owner = dotted(func.value) or ""
+        last = owner.rsplit(".", 1)[-1]
+        if last[:1].isupper() and not any(word in last for word in api.NOT_MODULE_CLASS_WORDS):
+            return f"{owner}.from_pretrained"
+    return None
+
+
+class Evaluator:
+    imports: ImportTable
+    classes: dict[str, ClassInfo]
+    frozen_paths: list[set[str]]
+    branch_frozen: list[set[str]]
+
+    def lookup(self, name: str) -> Optional[Value]:
+        raise NotImplementedError
+
+    def call_summary(self, name: str) -> Optional[Value]:
+        """What a call of the local function ``name`` returns, when its summary says."""
+        raise NotImplementedError
+
+    def is_frozen_path(self, path: Optional[str]) -> bool:
+        """Whether requires_grad was switched off on ``path`` (or a prefix) here."""
+        if path is None:
+            return False
+        for frozen in (self.frozen_paths[-1], *self.branch_frozen):
+            for prefix in frozen:
+                if path == prefix or path.startswith(prefix + "."):
+                    return True
+        return False
+
+    def qualname(self, node: cst.BaseExpression) -> Optional[str]:
+        return self.imports.qualname(node)
+
+    def value_of(self, node: cst.BaseExpression) -> Optional[Value]:
+        if (self.frozen_paths[-1] or self.branch_frozen) and isinstance(node, (cst.Name, cst.Attribute)) \
+                and self.is_frozen_path(dotted(node)):
+            return None  # requires_grad was switched off on this path (earlier, or by the branch taken)
+        if isinstance(node, cst.Name):
+            value = self.lookup(node.value)
+            if "*" in self.frozen_paths[-1] and isinstance(value, (ModuleInstance, ParamItem)):
+                return None  # some module's parameters were frozen through a loop: which, we cannot tell
+            return value
+        if isinstance(node, cst.Attribute):
+            attr = node.attr.value
+            if attr == "data":
+                return DataOf(self.value_of(node.value), dotted(node.value))
+            base = self.value_of(node.value)
+            if attr in ("grad", "weight_norm"):
+                return None
+            if attr == "param_groups":
+                return GroupList()
+            if base is None:
+                return None
+            if isinstance(base, DataOf):
+                return DataOf(base.base, base.path) if attr in api.VIEW_ATTRIBUTES else None
+            if attr in api.VIEW_ATTRIBUTES:
+                return View(base)
+            if isinstance(base, (SelfRef, Attr, ModuleInstance, Item)) or (
+                    isinstance(base, View) and not unknown_root(base) and not isinstance(base.base, (ParamItem, Fresh))):
+                return Attr(base, attr)
+            return None
+        if isinstance(node, cst.Subscript):
+            base = self.value_of(node.value)
+            if base is None:
+                return None
+            if isinstance(base, GroupItem):
+                index = node.slice[0].slice
+                if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString) \
+                        and index.value.value.strip("'\"") == "params":
+                    return ParamIter(None)
+                return None
+            if isinstance(base, GroupList):
+                return GroupItem()
+            if isinstance(base, ParamIter) and not base.named:
+                return ParamItem(base.base)
+            if isinstance(base, TensorList):
+                return None
+            if isinstance(base, DataOf):
+                return base if view_index(node) else PlainTensor()
+            if view_index(node):
+                return View(base)
+            return None if unknown_root(base) else PlainTensor()
+        if isinstance(node, cst.Call):
+            return self._call_value(node)
+        if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
+            operands = [node.left, node.right] if isinstance(node, cst.BinaryOperation) else [node.expression]
+            for operand in operands:
+                if not unknown_root(self.value_of(operand)):
+                    return PlainTensor()
+            return None
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+            comp = node.for_in
+            if comp.inner_for_in is None and isinstance(comp.target, cst.Name) \
+                    and isinstance(node.elt, cst.Name) and node.elt.value == comp.target.value:
+                source = self.value_of(comp.iter)
+                if isinstance(source, ParamIter) and not source.named:
+                    return source
+            return None
+        if isinstance(node, (cst.List, cst.Tuple)):
+            items = tuple(self.value_of(e.value) for e in node.elements
+                          if isinstance(e, cst.Element))
+            return TensorList(items)
+        return None
+
+    def _call_value(self, node: cst.Call) -> Optional[Value]:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method == "parameters":
+                return ParamIter(self.value_of(func.value))
+            if method == "named_parameters":
+                return ParamIter(self.value_of(func.value), named=True)
+            receiver = self.value_of(func.value)
+            if isinstance(receiver, ModuleInstance) and method in api.MODULE_RETURNS_SELF:
+                return receiver
+            if method in ("values", "children", "modules") and not unknown_root(receiver):
+                return receiver  # iterating it gives its elements; indexing is not done on these
+            if method in api.VIEW_METHODS and receiver is not None:
+                if isinstance(receiver, (DataOf, PlainTensor)):
+                    return receiver
+                if isinstance(receiver, (ModuleInstance, ParamIter, TensorList)):
+                    return None
+                return View(receiver)
+            if method == "requires_grad_":
+                flag = positional(node, 0) or (kwarg(node, "requires_grad") or cst.Arg(cst.Name("True"))).value
+                if is_true(flag) and isinstance(receiver, (PlainTensor, Fresh)):
+                    return Fresh("requires_grad_()")
+                if is_true(flag) and receiver is None and self._is_torch_tensor_call(func.value):
+                    return Fresh("requires_grad_()")
+                if isinstance(receiver, ModuleInstance) and is_true(flag) is False:
+                    return ModuleInstance(receiver.kind, receiver.inplace, frozen=True)
+                return None
+            if method in ("detach", "clone", "contiguous", "float", "double", "half", "bfloat16"):
+                known = not unknown_root(receiver) or self._is_torch_tensor_call(func.value)
+                return PlainTensor() if known else None
+            qual = self.qualname(func)
+            tree = module_tree_factory(qual, func)
+            if tree is not None:
+                return ModuleInstance(("tree", tree))
+        else:
+            qual = self.qualname(func)
+            if qual is None and isinstance(func, cst.Name):
+                cls = self.classes.get(func.value)
+                if cls is not None and cls.is_parameter_class:
+                    return self._parameter_value(node, custom_new=cls.defines_new)
+                if cls is not None:
+                    return ModuleInstance(("local", func.value),
+                                          inplace=is_true((kwarg(node, "inplace") or cst.Arg(cst.Name("False"))).value) is True)
+                if func.value in ("list", "tuple") and node.args:
+                    inner = self.value_of(node.args[0].value)
+                    return inner if isinstance(inner, ParamIter) else None
+                return self.call_summary(func.value)
+            tree = module_tree_factory(qual, func)
+            if tree is not None:
+                return ModuleInstance(("tree", tree))
+        if qual is None:
+            return None
+        if qual in api.PARAMETER:
+            return self._parameter_value(node)
+        if qual in api.BUFFER:
+            return None
+        layer = api.torch_nn_layer(qual)
+        if layer is not None:
+            inplace = kwarg(node, "inplace")
+            item = self._container_items(node) if layer in api.MODULE_CONTAINERS else None
+            return ModuleInstance(("torch", layer), inplace=inplace is not None and is_true(inplace.value) is True,
+                                  item=item)
+        if qual.startswith("torch.") and not qual.startswith("torch.nn.") or qual.startswith("torch.nn.functional."):
+            name = qual.rsplit(".", 1)[-1]
+            if name in api.FACTORIES or qual.count(".") == 1:
+                rg = kwarg(node, "requires_grad")
+                if rg is not None and is_true(rg.value):
+                    return Fresh(f"{qual}(..., requires_grad=True)")
+                if rg is not None and is_true(rg.value) is None:
+                    flag = dotted(rg.value)
+                    return Fresh(f"{qual}(..., requires_grad={flag})", when=flag) if flag else None
+            if name[:1].islower():
+                return PlainTensor()
+        return None
+
+    def _parameter_value(self, node: cst.Call, custom_new: bool = False) -> Optional[Value]:
+        """``nn.Parameter(t[, requires_grad])`` or a subclass of it (whose ``__new__`` may decide)."""
+        rg = kwarg(node, "requires_grad")
+        flag = rg.value if rg is not None else positional(node, 1)
+        if flag is not None and is_true(flag) is not True:
+            return FrozenParameter()
+        if custom_new and flag is None:
+            return None
+        return Fresh("nn.Parameter(...)")
+
+    def _container_items(self, node: cst.Call) -> Optional[ModuleInstance]:
+        """The kind of every element of ``nn.ModuleList([...])`` / ``nn.Sequential(a, b)`` /
+        ``nn.ModuleDict({...})``, when they are all the same kind."""
+        first = positional(node, 0)
+        if isinstance(first, (cst.ListComp, cst.GeneratorExp)):
+            values = [self.value_of(first.elt)]
+        elif isinstance(first, cst.DictComp):
+            values = [self.value_of(first.value)]
+        elif isinstance(first, cst.Dict):
+            values = [self.value_of(e.value) for e in first.elements if isinstance(e, cst.DictElement)]
+        elif isinstance(first, (cst.List, cst.Tuple)):
+            values = [self.value_of(e.value) for e in first.elements if isinstance(e, cst.Element)]
+        elif any(a.star for a in node.args):
+            return None
+        else:  # nn.Sequential(a, b, c)
+            values = [self.value_of(a.value) for a in node.args if a.keyword is None]
+        if values and isinstance(values[0], ModuleInstance) and all(v == values[0] for v in values):
+            return values[0]
+        return None
+
+    def _is_torch_tensor_call(self, node: cst.BaseExpression) -> bool:
+        if isinstance(node, cst.Call):
+            qual = self.qualname(node.func)
+            return bool(qual and qual.startswith("torch.") and not qual.startswith("torch.nn."))
+        return False
+
+    def _iter_items(self, iterable: cst.BaseExpression) -> Optional[Value]:
+        """The value of one element when iterating ``iterable`` (a tuple for zip/named)."""
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name):
+            fname = iterable.func.value
+            if fname == "zip" and self.lookup("zip") is None:
+                return TensorList(tuple(self._iter_items(a.value) for a in iterable.args))
+            if fname == "enumerate" and self.lookup("enumerate") is None and iterable.args:
+                return TensorList((None, self._iter_items(iterable.args[0].value)))
+        source = self.value_of(iterable)
+        if isinstance(source, ParamIter):
+            item = ParamItem(source.base)
+            return TensorList((None, item)) if source.named else item
+        if isinstance(source, GroupList):
+            return GroupItem()
+        if isinstance(source, TensorList):
+            return None
+        if isinstance(source, (ModuleInstance, Attr, Item)) or (
+                isinstance(source, View) and not unknown_root(source)):
+            return Item(source)  # an element of a module container (``nn.ModuleList``), if it is one
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
+                and iterable.func.attr.value == "items" and not unknown_root(self.value_of(iterable.func.value)):
+            return TensorList((None, Item(self.value_of(iterable.func.value))))
+        return None
+
+    def _bind_target(self, target: cst.BaseExpression, value: Optional[Value]) -> None:
+        if isinstance(target, cst.Name):
+            self.bind(target.value, value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            items = value.items if isinstance(value, TensorList) else ()
+            for i, element in enumerate(target.elements):
+                sub = items[i] if i < len(items) and not isinstance(element, cst.StarredElement) else None
+                self._bind_target(element.value, sub)
+
+    def graph_sources(self, node: cst.BaseExpression) -> Iterator[tuple[Value, cst.CSTNode]]:
+        """Sub-expressions of a value that may carry a graph (not under .data/.detach())."""
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, (cst.Name, cst.Attribute, cst.Subscript)):
+                if isinstance(n, cst.Attribute) and n.attr.value in ("data", "grad", "shape", "dtype", "device"):
+                    continue
+                value = self.value_of(n)
+                if value is not None and not isinstance(value, (DataOf, PlainTensor)):
+                    yield value, n
+                    continue
+                if isinstance(n, cst.Subscript):
+                    stack.append(n.value)
+            elif isinstance(n, cst.Call):
+                if isinstance(n.func, cst.Attribute):
+                    if n.func.attr.value in STOP_GRAPH_METHODS:
+                        continue
+                    stack.append(n.func.value)
+                stack.extend(a.value for a in n.args)
+            elif isinstance(n, cst.BinaryOperation):
+                stack.extend((n.left, n.right))
+            elif isinstance(n, cst.UnaryOperation):
+                stack.append(n.expression)
+            elif isinstance(n, cst.IfExp):
+                stack.extend((n.body, n.orelse))

@@ -1,0 +1,128 @@
+"""Function summaries: which parameters a function writes in place, and what its calls then do.
+
+A function's summary lists the in-place writes whose target is one of its parameters (or a
+view of one), with the grad mode they run under. A call of that function whose argument is a
+leaf that requires grad makes that write a write on the leaf: the model records it *at the
+write* (where torch raises, so the probe's event lands on the same line), naming the call
+that passes the leaf. Writes propagate bottom-up: a function that passes its own parameter to
+such a helper writes that parameter too.
+
+What a function returns is summarised while the file is read (``Collector.call_summary``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Optional
+
+from leaflint.model.facts import ArgCall, CallRef, FuncInfo, Grad, InplaceSite
+from leaflint.model.values import Arg, Value, View
+
+if TYPE_CHECKING:
+    from leaflint.model.semantic import SemanticModel
+
+_ROUNDS = 8  # helpers of helpers: deep enough for real code, bounded for pathological files
+
+
+def arg_root(value: Optional[Value]) -> Optional[Arg]:
+    """The parameter a value is (a view of), if any."""
+    while isinstance(value, View):
+        value = value.base
+    return value if isinstance(value, Arg) else None
+
+
+def _substitute(value: Optional[Value], replacement: Value) -> Optional[Value]:
+    """The write's target with the parameter replaced by the caller's argument."""
+    if isinstance(value, View):
+        inner = _substitute(value.base, replacement)
+        return View(inner) if inner is not None else None
+    if isinstance(value, Arg):
+        return replacement
+    return None
+
+
+def _bind_arguments(callee: FuncInfo, call: ArgCall) -> dict[str, tuple[Optional[Value], object]]:
+    """Parameter name -> (argument value, argument node) for one call."""
+    params = list(callee.params)
+    if call.key[0] == "method" and callee.self_name is not None and params:
+        params = params[1:]
+    bound: dict[str, tuple[Optional[Value], object]] = {}
+    position = 0
+    for keyword, value, node in call.args:
+        if keyword is None:
+            if position < len(params):
+                bound[params[position]] = (value, node)
+            position += 1
+        elif keyword in params:
+            bound[keyword] = (value, node)
+    return bound
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamWrite:
+    """An in-place write, inside a function, into (a view of) one of its parameters."""
+
+    target: Value  # rooted in the function's ``Arg``
+    site: InplaceSite  # the write itself, possibly in a function this one calls
+    grad: Grad  # ON: grad is on at the write whatever the caller; INHERIT: the caller's mode
+    handled: frozenset[str]
+
+
+def _initial_writes(sites: list[InplaceSite]) -> dict[int, list[ParamWrite]]:
+    """Function id -> the in-place sites that write one of its parameters."""
+    found: dict[int, list[ParamWrite]] = {}
+    for site in sites:
+        root = arg_root(site.target)
+        func = site.ctx.func
+        if root is None or root.name not in func.params or root.name == func.self_name:
+            continue
+        if site.ctx.grad not in (Grad.ON, Grad.INHERIT):
+            continue
+        found.setdefault(id(func), []).append(ParamWrite(site.target, site, site.ctx.grad, site.ctx.handled))
+    return found
+
+
+def call_site_writes(model: "SemanticModel", calls: list[ArgCall]) -> list[InplaceSite]:
+    """The writes of parameter-writing functions whose argument, at some call, is known.
+
+    Each is recorded *at the write* (where torch raises, and where the probe sees it), with the
+    leaf substituted for the parameter and the call that passes it (``via_call``); the grad mode
+    is the call's unless the write itself turns grad on. A call that passes one of the caller's
+    own parameters makes the write part of the caller's summary (bottom-up, bounded rounds)."""
+    derived: list[InplaceSite] = []
+    pending = _initial_writes(model.inplace)
+    seen: set[tuple[int, int]] = set()
+    for _ in range(_ROUNDS):
+        if not pending:
+            break
+        upward: dict[int, list[ParamWrite]] = {}
+        for call in calls:
+            callees = model.callees(CallRef(call.key, call.scope, call.ctx))
+            if len(callees) != 1 or callees[0] is call.ctx.func or id(callees[0]) not in pending:
+                continue
+            bound = _bind_arguments(callees[0], call)
+            for write in pending[id(callees[0])]:
+                if (id(call.node), id(write)) in seen:
+                    continue
+                seen.add((id(call.node), id(write)))
+                root = arg_root(write.target)
+                argument = bound.get(root.name) if root is not None else None
+                if argument is None or argument[0] is None:
+                    continue
+                target = _substitute(write.target, argument[0])
+                if target is None:
+                    continue
+                handled = write.handled | call.ctx.handled
+                caller = call.ctx.func
+                if arg_root(target) is not None and arg_root(target).name in caller.params:  # type: ignore[union-attr]
+                    grad = Grad.ON if write.grad is Grad.ON else call.ctx.grad
+                    if grad in (Grad.ON, Grad.INHERIT):
+                        upward.setdefault(id(caller), []).append(ParamWrite(target, write.site, grad, handled))
+                    continue
+                grad = Grad.ON if write.grad is Grad.ON else model.grad_at(call.ctx)
+                ctx = dataclasses.replace(write.site.ctx, grad=grad, handled=handled)
+                derived.append(InplaceSite(write.site.kind, write.site.node, target, write.site.target_node,
+                                           write.site.detail, ctx, via_call=call.node,
+                                           via_arg=argument[1]))  # type: ignore[arg-type]
+        pending = upward
+    return derived

@@ -1,0 +1,85 @@
+"""Small questions about libcst nodes: literal flags, call arguments, index kinds."""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+
+AUG_INPLACE = {
+    "AddAssign", "SubtractAssign", "MultiplyAssign", "DivideAssign", "FloorDivideAssign",
+    "PowerAssign", "ModuloAssign", "BitAndAssign", "BitOrAssign", "BitXorAssign",
+    "LeftShiftAssign", "RightShiftAssign",
+}
+
+
+def is_true(node: Optional[cst.BaseExpression]) -> Optional[bool]:
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return node.value == "True"
+    return None
+
+
+def kwarg(call: cst.Call, name: str) -> Optional[cst.Arg]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def positional(call: cst.Call, index: int) -> Optional[cst.BaseExpression]:
+    i = 0
+    for arg in call.args:
+        if arg.keyword is None and not arg.star:
+            if i == index:
+                return arg.value
+            i += 1
+    return None
+
+
+def names_in(node: cst.CSTNode) -> Iterator[str]:
+    """Identifier-ish words in an expression (names and attribute names), shallowly."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Name):
+            yield n.value
+        elif isinstance(n, cst.Attribute):
+            yield n.attr.value
+            stack.append(n.value)
+        elif isinstance(n, cst.Call):
+            stack.append(n.func)
+            stack.extend(a.value for a in n.args)
+        elif isinstance(n, (cst.UnaryOperation,)):
+            stack.append(n.expression)
+        elif isinstance(n, cst.BooleanOperation):
+            stack.extend((n.left, n.right))
+        elif isinstance(n, cst.Comparison):
+            stack.append(n.left)
+            stack.extend(c.comparator for c in n.comparisons)
+        elif isinstance(n, cst.IfExp):
+            stack.extend((n.test, n.body, n.orelse))
+        elif isinstance(n, cst.Subscript):
+            stack.append(n.value)
+        elif isinstance(n, cst.SimpleString):
+            yield n.value.strip("'\"")
+
+
+def view_index(node: cst.Subscript) -> bool:
+    """True when indexing returns a view (basic indexing): ints, slices, None, Ellipsis."""
+    for element in node.slice:
+        sl = element.slice
+        if isinstance(sl, cst.Slice):
+            continue
+        value = sl.value
+        if isinstance(value, cst.Integer) or (isinstance(value, cst.Name) and value.value == "None"):
+            continue
+        if isinstance(value, cst.Ellipsis):
+            continue
+        # a name or attribute index (``w[self.padding_idx]``) is an int in practice
+        if isinstance(value, (cst.Name, cst.Attribute)):
+            continue
+        if isinstance(value, cst.UnaryOperation) and isinstance(value.expression, cst.Integer):
+            continue
+        return False
+    return True
