@@ -620,7 +620,8 @@ class Collector(Evaluator, cst.CSTVisitor):
         if qual in api.INSPECTING_FUNCTIONS or (isinstance(node.func, cst.Name) and node.func.value in api.INSPECTING_FUNCTIONS):
             return
         exprs = [a.value for a in node.args]
-        if qual is None:
+        if qual is None and not (isinstance(node.func, cst.Attribute)
+                                 and node.func.attr.value in api.MODULE_BOOKKEEPING_METHODS):
             exprs.append(node.func)  # ``self.lin(x)`` uses self.lin; ``w.mul(x)`` uses w (a prefix)
         for expr in exprs:
             path = dotted(expr)

@@ -101,6 +101,13 @@ METADATA_ATTRIBUTES = frozenset({
 })
 
 # Functions whose arguments are only inspected.
+# Module methods that do bookkeeping, not computation: calling them puts nothing in a graph,
+# so `for p in D.parameters():` or `D.zero_grad()` is not a differentiable use of `D`.
+MODULE_BOOKKEEPING_METHODS = frozenset({
+    "parameters", "named_parameters", "buffers", "named_buffers", "children", "named_children",
+    "modules", "named_modules", "zero_grad", "state_dict", "train", "eval",
+})
+
 INSPECTING_FUNCTIONS = frozenset({
     "isinstance", "len", "id", "print", "type", "hasattr", "getattr", "repr", "str", "hash",
     "torch.is_tensor", "torch.numel", "logging.info", "warnings.warn",
