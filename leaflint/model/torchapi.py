@@ -145,13 +145,13 @@ def torch_nn_layer(qualname: str | None) -> str | None:
 
 # In-place tensor initialisers and their torch.nn.init equivalents (which run under no_grad):
 # method -> (nn.init function, keyword renames method -> function, max positional arguments).
-# The single table for rule advice (LL1, LL2) and the fix rewriter.
+# The single table for rule advice (LL1, LL2) and the fix rewriter. No `ones_`: torch.Tensor has
+# no such method (torch 2.13: hasattr(torch.Tensor, 'ones_') is False), so it never matches.
 NN_INIT: dict[str, tuple[str, dict[str, str], int]] = {
     "uniform_": ("uniform_", {"to": "b", "generator": "generator"}, 2),
     "normal_": ("normal_", {"mean": "mean", "std": "std", "generator": "generator"}, 2),
     "zero_": ("zeros_", {}, 0),
     "fill_": ("constant_", {"value": "val"}, 1),
-    "ones_": ("ones_", {}, 0),
 }
 
 
