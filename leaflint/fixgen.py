@@ -34,6 +34,7 @@ import libcst as cst
 
 from leaflint.findings import Edit, Fix, Position
 from leaflint.model.imports import dotted
+from leaflint.model.torchapi import NN_INIT
 from leaflint.model.walk import children
 
 if TYPE_CHECKING:
@@ -44,13 +45,6 @@ UNSAFE = "unsafe"
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
-# In-place tensor methods with an nn.init equivalent: (function, keyword renames, max positionals).
-NN_INIT = {
-    "uniform_": ("uniform_", {"to": "b", "generator": "generator"}, 2),
-    "normal_": ("normal_", {"mean": "mean", "std": "std", "generator": "generator"}, 2),
-    "zero_": ("zeros_", {}, 0),
-    "fill_": ("constant_", {"value": "val"}, 1),
-}
 
 # Methods (and attributes) whose result may differ from the target in shape, dtype, device or
 # memory layout: `x.data = x.data.half()` is a cast that `x.copy_(...)` would silently undo.

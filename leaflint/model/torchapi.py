@@ -148,3 +148,26 @@ def torch_nn_layer(qualname: str | None) -> str | None:
         if name[:1].isupper():
             return name
     return None
+
+
+# In-place tensor initialisers and their torch.nn.init equivalents (which run under no_grad):
+# method -> (nn.init function, keyword renames method -> function, max positional arguments).
+# The single table for rule advice (LL1, LL2) and the fix rewriter. No `ones_`: torch.Tensor has
+# no such method (torch 2.13: hasattr(torch.Tensor, 'ones_') is False), so it never matches.
+NN_INIT: dict[str, tuple[str, dict[str, str], int]] = {
+    "uniform_": ("uniform_", {"to": "b", "generator": "generator"}, 2),
+    "normal_": ("normal_", {"mean": "mean", "std": "std", "generator": "generator"}, 2),
+    "zero_": ("zeros_", {}, 0),
+    "fill_": ("constant_", {"value": "val"}, 1),
+}
+
+
+def nn_init_name(method: str) -> str | None:
+    """``nn.init.<function>`` for an in-place initialiser method, or None."""
+    entry = NN_INIT.get(method)
+    return f"nn.init.{entry[0]}" if entry else None
+
+
+# In-place methods that multiply, mask or drop values (not a clamp or a projection).
+MASKING_METHODS = frozenset({"mul_", "masked_fill_", "masked_scatter_", "bernoulli_", "index_fill_",
+                             "dropout_"})

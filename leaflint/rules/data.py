@@ -10,6 +10,7 @@ import libcst as cst
 from leaflint.model import SemanticModel
 from leaflint.model.imports import dotted
 from leaflint.model.semantic import DataWrite, Grad
+from leaflint.model.torchapi import MASKING_METHODS, nn_init_name
 from leaflint.blocks import loop_of_writes, move_after_backward
 from leaflint.fixgen import build_data_read_fix, build_data_write_fix, build_move_after_backward_fix
 from leaflint.rules.base import Report, Rule, register, short
@@ -47,7 +48,7 @@ def write_advice(model: SemanticModel, write: DataWrite) -> str:
     no_grad (or ``nn.init``), the same item write, or ``copy_`` for an assignment."""
     text = _target(model, write)
     if write.kind == "inplace" and write.detail:
-        init = _NN_INIT.get(write.detail)
+        init = nn_init_name(write.detail)
         alternative = f", or `{init}({text}, ...)`" if init else ""
         return (f"call `{text}.{write.detail}(...)` itself under `with torch.no_grad():`{alternative}; "
                 f"version tracking is kept, so a misplaced write raises")
@@ -56,11 +57,6 @@ def write_advice(model: SemanticModel, write: DataWrite) -> str:
     if write.kind == "augassign":
         return f"update `{text}` itself under `with torch.no_grad():`, which keeps version tracking"
     return copy_advice(text)
-
-
-# In-place initialisers and their nn.init equivalents (which run under no_grad).
-_NN_INIT = {"uniform_": "nn.init.uniform_", "normal_": "nn.init.normal_", "zero_": "nn.init.zeros_",
-            "fill_": "nn.init.constant_", "ones_": "nn.init.ones_"}
 
 
 def _is_copy_of(node: cst.CSTNode, source: cst.CSTNode) -> bool:
@@ -88,13 +84,10 @@ def discarded_graph_source(model: SemanticModel, write: DataWrite) -> Optional[s
     return None
 
 
-_MASKING_METHODS = {"mul_", "masked_fill_", "masked_scatter_", "bernoulli_", "index_fill_", "dropout_"}
-
-
 def _masks(write: DataWrite) -> bool:
     """A write that multiplies, masks or drops the values (not a clamp or a projection)."""
     if write.kind == "inplace":
-        return write.detail in _MASKING_METHODS
+        return write.detail in MASKING_METHODS
     if write.kind == "augassign":
         return isinstance(write.node, cst.AugAssign) and isinstance(write.node.operator, cst.MultiplyAssign)
     value = write.value_node

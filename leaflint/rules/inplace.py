@@ -6,16 +6,13 @@ from typing import ClassVar, Iterable
 
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import Grad, InplaceSite
+from leaflint.model.torchapi import nn_init_name
 from leaflint.fixgen import build_inplace_fix, write_loop
 from leaflint.rules.base import Report, Rule, register, short
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation"
 VIEW_ERROR = "a view of a leaf Variable that requires grad is being used in an in-place operation"
 OUT_ERROR = "functions with out=... arguments don't support automatic differentiation"
-
-# In-place tensor methods that have an nn.init equivalent (which runs under no_grad).
-NN_INIT = {"uniform_": "nn.init.uniform_", "normal_": "nn.init.normal_", "zero_": "nn.init.zeros_",
-           "fill_": "nn.init.constant_"}
 
 _REFERENCES = """
 References:
@@ -56,7 +53,7 @@ def advice(model: SemanticModel, site: InplaceSite) -> str:
         return ("inside forward, compute a new tensor out of place instead of mutating the parameter, "
                 "or move the update out of forward under `with torch.no_grad():`")
     what = "the statement" if write_loop(model, site.ctx, site.ctx.stmt) is None else "the whole `for` loop"
-    init = NN_INIT.get(site.detail) if site.kind == "method" else None
+    init = nn_init_name(site.detail) if site.kind == "method" else None
     if init is not None:
         return f"use `{init}(...)` (it runs under no_grad) or wrap {what} in `with torch.no_grad():`"
     return f"wrap {what} in `with torch.no_grad():`"
