@@ -45,7 +45,7 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
-from leaflint.model.torchapi import METADATA_ATTRIBUTES
+from leaflint.model.torchapi import METADATA_ATTRIBUTES, NOT_INPLACE_METHODS
 from leaflint.probe.events import AppendFile, dumps
 from leaflint.probe.project import Project
 
@@ -59,10 +59,12 @@ _PARAMETER_FILE = os.path.realpath(nn.parameter.__file__)
 _THIS_FILE = os.path.realpath(__file__)
 _BINARY_OP = dis.opmap.get("BINARY_OP", -1)
 
-# In-place names that are not mutations autograd cares about.
-_NOT_INPLACE = {
-    "requires_grad_", "share_memory_", "detach_", "retain_grad", "_fix_weakref",
-    "record_stream", "pin_memory_", "_coalesced_", "rename_", "refine_names_",
+# In-place names that are not mutations autograd cares about: the static list
+# (leaflint/model/torchapi.py, torch-free) plus names only the dispatcher shows. rename_ and
+# refine_names_ are absent from torch 2.13's Tensor (named tensors); kept so an older torch's
+# metadata-only renames are not reported (issue 15: torchapi should name them too).
+_NOT_INPLACE = NOT_INPLACE_METHODS | {
+    "retain_grad", "_fix_weakref", "record_stream", "_coalesced_", "rename_", "refine_names_",
 }
 
 _MISS = object()

@@ -19,36 +19,13 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from leaflint.findings import Finding, Position
+from leaflint.probe.kinds import kinds_by_code
 
 CONFIRMED, REFUTED, NOT_REACHED, MISSED = "confirmed", "refuted", "not-reached", "missed"
 
-# Which event kinds can confirm or refute a finding of each code.
-KINDS = {
-    "LL101": {"inplace"}, "LL102": {"inplace"}, "LL103": {"inplace"}, "LL104": {"inplace"},
-    "LL105": {"inplace"}, "LL106": {"inplace"},
-    "LL201": {"data_set", "data_inplace", "data_harm"},
-    "LL202": {"data_set", "data_inplace", "data_harm"},
-    "LL203": {"data_get", "data_flow", "data_cut"},
-    "LL301": {"param_set", "opt_step"},
-    "LL302": {"module_set"},
-    "LL303": {"param_assign"},
-}
-
-
-
-def _registry_kinds() -> None:
-    """Kinds a rule declares itself (``probe_kinds``, issue 15): a new family needs no edit here."""
-    try:
-        from leaflint.rules import REGISTRY
-    except ImportError:  # libcst missing in a torch-only environment: the table above stands
-        return
-    for code, cls in REGISTRY.items():
-        kinds = getattr(cls, "probe_kinds", None)
-        if kinds:
-            KINDS.setdefault(code, set(kinds))
-
-
-_registry_kinds()
+# Which event kinds can confirm or refute a finding of each code: the rules' own
+# ``probe_kinds`` and the LL1-LL3 table in leaflint/probe/kinds.py.
+KINDS = kinds_by_code()
 
 _FALLBACK_NAMES = {
     "LL101": ("inplace-method-on-leaf", "In-place method on a leaf tensor that requires grad"),
