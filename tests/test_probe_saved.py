@@ -20,7 +20,7 @@ def _probe(tmp_path, name: str, source: str, *args: str) -> tuple[subprocess.Com
     (tmp_path / name).write_text(textwrap.dedent(source), encoding="utf-8")
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-m", "leaflint.probe.cli", "--output-format", "json", *args, name],
+    proc = subprocess.run([sys.executable, "-m", "leaflint.probe.cli", "--output-format", "json", *(args if "--select" in args else ("--select", "LL1,LL201,LL203,LL3,LL4", *args)), name],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     try:
         data = json.loads(proc.stdout)
