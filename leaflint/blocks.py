@@ -10,6 +10,8 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import libcst as cst
 
+from leaflint.model.judge import is_backward_call
+
 # (the compound statement or module owning the block, the block's statements, the index)
 Place = tuple[cst.CSTNode, Sequence[cst.BaseStatement], int]
 
@@ -97,7 +99,7 @@ def _calls_backward(node: cst.CSTNode) -> bool:
         n = stack.pop()
         if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             continue
-        if isinstance(n, cst.Call) and _method(n).endswith("backward"):
+        if isinstance(n, cst.Call) and is_backward_call(n):
             return True
         stack.extend(n.children)
     return False
@@ -132,7 +134,7 @@ def move_after_backward(root: cst.CSTNode, unit: cst.CSTNode, mentions: Callable
                 return None
             continue
         call = _call_of(stmt)
-        if call is None or not _method(call).endswith("backward"):
+        if call is None or not is_backward_call(call):
             return None  # backward() inside a compound statement or an expression: no plain place
         after, step = stmt, None
         for later in block[position + 1:]:

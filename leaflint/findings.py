@@ -13,6 +13,12 @@ INTERNAL_ERROR = ("LL003", "internal-error")
 DIAGNOSTIC_CODES = {SYNTAX_ERROR[0], UNREADABLE[0], INTERNAL_ERROR[0]}
 
 
+def short(text: str, width: int = 32) -> str:
+    """Source text for a concise message: one line, at most ``width`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
+
+
 @dataclass(frozen=True, order=True)
 class Position:
     """A 1-based row and a 1-based column (in characters)."""

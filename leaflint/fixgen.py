@@ -34,6 +34,7 @@ import libcst as cst
 
 from leaflint.findings import Edit, Fix, Position
 from leaflint.model.imports import dotted
+from leaflint.model.judge import backward_before, harmful_reason
 from leaflint.model.torchapi import NN_INIT
 from leaflint.model.walk import children
 
@@ -473,22 +474,8 @@ def _safe_context(model, ctx, context: FixContext, stmt: cst.CSTNode) -> bool:
     func = ctx.func
     if func.node is None or func.name == "__init__":
         return True
-    return _backward_before(context, func.node, context.start(stmt))
-
-
-def _backward_before(context: FixContext, func: cst.FunctionDef, where: Position) -> bool:
-    stack: list[cst.CSTNode] = [func.body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(node, cst.Call):
-            name = node.func.attr.value if isinstance(node.func, cst.Attribute) else (
-                node.func.value if isinstance(node.func, cst.Name) else "")
-            if name == "backward" and context.end(node) <= where:
-                return True
-        stack.extend(children(node))
-    return False
+    where = context.start(stmt)
+    return backward_before(func.node, lambda call: context.end(call) <= where)
 
 
 def write_loop(model, ctx, stmt: cst.CSTNode) -> Optional[cst.For]:
@@ -711,8 +698,6 @@ def _copy_subs(target: cst.BaseExpression, value: cst.BaseExpression) -> Callabl
 
 def build_data_write_fix(model, write) -> Optional[LazyFix]:
     """LL202 (a ``.data`` write in none of LL201's contexts): write under no_grad instead."""
-    from leaflint.rules.data import harmful_reason
-
     if model.in_forward(write.ctx) or harmful_reason(model, write) is not None:
         return None
     stmt = write.ctx.stmt

@@ -17,12 +17,12 @@ from leaflint.model.facts import (
 )
 from leaflint.model.flow import common_return, fallback_handlers, is_container, not_requiring_grad
 from leaflint.model.imports import ImportTable, dotted
+from leaflint.model.judge import is_backward_call
 from leaflint.model.syntax import AUG_INPLACE, is_true, kwarg, names_in, positional
 from leaflint.model.values import (
     Arg, Attr, DataOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, PlainTensor, SelfRef, Value, View,
 )
 
-_BACKWARD_FUNCS = {"torch.autograd.backward", "torch.autograd.grad"}
 
 
 def _names_bound(target: cst.BaseExpression) -> list[str]:
@@ -520,7 +520,7 @@ class Collector(Evaluator, cst.CSTVisitor):
                 self.grad[-1] = effect
         self._record_call_refs(node, ctx)
         self._record_uses(node, ctx)
-        if qual in _BACKWARD_FUNCS or (isinstance(func, cst.Attribute) and func.attr.value.endswith("backward")):
+        if is_backward_call(node, qual):
             self._event("backward", None)
         if isinstance(func, cst.Attribute):
             method = func.attr.value

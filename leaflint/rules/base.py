@@ -13,7 +13,7 @@ from typing import ClassVar, Iterable, Optional
 
 import libcst as cst
 
-from leaflint.findings import Fix
+from leaflint.findings import Fix, short  # noqa: F401  (short: re-exported for the rules)
 from leaflint.model import SemanticModel
 
 
@@ -29,12 +29,6 @@ class Report:
 
 # The concise message's budget (what and why, in a phrase), as in ruff's one-line output.
 MAX_MESSAGE = 120
-
-
-def short(text: str, width: int = 32) -> str:
-    """Source text for a concise message: one line, at most ``width`` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 1] + "\u2026"
 
 
 class Rule:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Optional
 
 import libcst as cst
 
 from leaflint.model import SemanticModel
 from leaflint.model.imports import dotted
+from leaflint.model.judge import Harm, harm
 from leaflint.model.semantic import DataWrite, Grad
-from leaflint.model.torchapi import MASKING_METHODS, nn_init_name
+from leaflint.model.torchapi import nn_init_name
 from leaflint.blocks import loop_of_writes, move_after_backward
 from leaflint.fixgen import build_data_read_fix, build_data_write_fix, build_move_after_backward_fix
 from leaflint.rules.base import Report, Rule, register, short
@@ -23,10 +23,6 @@ References:
   https://pytorch.org/docs/stable/notes/autograd.html#in-place-correctness-checks
 - torch.Tensor.copy_: https://pytorch.org/docs/stable/generated/torch.Tensor.copy_.html
 """
-
-# Conversions that copy a tensor's values rather than compute from them.
-_COPYING_METHODS = {"to", "clone", "type", "float", "double", "half", "bfloat16", "cpu", "cuda",
-                    "contiguous", "type_as", "view_as", "reshape", "view", "t", "T"}
 
 def copy_advice(text: str) -> str:
     return (f"use `with torch.no_grad(): {text}.copy_(value)`, which keeps autograd's version tracking "
@@ -57,97 +53,6 @@ def write_advice(model: SemanticModel, write: DataWrite) -> str:
     if write.kind == "augassign":
         return f"update `{text}` itself under `with torch.no_grad():`, which keeps version tracking"
     return copy_advice(text)
-
-
-def _is_copy_of(node: cst.CSTNode, source: cst.CSTNode) -> bool:
-    """True when ``node`` is ``source`` or a conversion of it (``source.to(device)``)."""
-    while True:
-        if node is source:
-            return True
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                and node.func.attr.value in _COPYING_METHODS:
-            node = node.func.value
-            continue
-        return False
-
-
-def discarded_graph_source(model: SemanticModel, write: DataWrite) -> Optional[str]:
-    """The leaf whose graph a ``.data = value`` assignment throws away, if any."""
-    if write.kind != "assign" or write.value_node is None:
-        return None
-    for value, node in write.rhs:
-        if value == write.target or model.leaf(value) is None:
-            continue
-        if _is_copy_of(write.value_node, node):
-            continue
-        return model.text(node)
-    return None
-
-
-def _masks(write: DataWrite) -> bool:
-    """A write that multiplies, masks or drops the values (not a clamp or a projection)."""
-    if write.kind == "inplace":
-        return write.detail in MASKING_METHODS
-    if write.kind == "augassign":
-        return isinstance(write.node, cst.AugAssign) and isinstance(write.node.operator, cst.MultiplyAssign)
-    value = write.value_node
-    if value is None:
-        return False
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.BinaryOperation):
-            if isinstance(node.operator, cst.Multiply) and not (
-                    isinstance(node.left, (cst.Integer, cst.Float)) or isinstance(node.right, (cst.Integer, cst.Float))):
-                return True
-            stack.extend((node.left, node.right))
-        elif isinstance(node, cst.Call):
-            name = node.func.attr.value if isinstance(node.func, cst.Attribute) else getattr(node.func, "value", "")
-            if "dropout" in str(name) or "mask" in str(name):
-                return True
-            stack.extend(a.value for a in node.args)
-    return False
-
-
-@dataclass
-class Harm:
-    """Why a ``.data`` write is harmful here: the concise ``why`` and the full ``reason``."""
-
-    kind: str  # forward-after-use | before-backward | discards-graph | mask-in-forward
-    why: str
-    reason: str
-    source: Optional[str] = None  # discards-graph: the leaf whose graph is thrown away
-
-
-def harm(model: SemanticModel, write: DataWrite) -> Optional[Harm]:
-    """The LL201 context of a ``.data`` write, or None."""
-    if model.grad_at(write.ctx) is not Grad.ON:
-        return None
-    in_forward = model.leaf(write.target) is not None and model.in_forward(write.ctx)
-    if in_forward and model.used_before(write):
-        return Harm("forward-after-use", "in forward after its use: backward reads the new values (wrong grads)",
-                    "inside forward after the tensor was already used: the graph saved the old values and "
-                    "backward computes silently wrong gradients")
-    if not in_forward and model.is_graph_write(write):
-        return Harm("before-backward", "between its use in a graph and backward(): silently wrong gradients",
-                    "after the tensor was used to build a graph and before `backward()`: the backward "
-                    "pass reads the new values and computes a silently wrong gradient")
-    source = discarded_graph_source(model, write)
-    if source is not None:
-        return Harm("discards-graph", f"with a value whose graph it drops: `{short(source, 24)}` gets no gradient",
-                    f"{'inside forward ' if in_forward else ''}and throws away the graph of the new value: "
-                    f"`{source}` requires grad but gets no gradient through it", source)
-    if in_forward and _masks(write):
-        return Harm("mask-in-forward", "in forward: the mask is written into the weights for good, unseen by autograd",
-                    "inside forward: the mask or dropout is written permanently into the weights on every "
-                    "call, and autograd never sees it (the gradient ignores it)")
-    return None
-
-
-def harmful_reason(model: SemanticModel, write: DataWrite) -> Optional[str]:
-    """Why a ``.data`` write is harmful here, or None (the LL201 contexts)."""
-    found = harm(model, write)
-    return found.reason if found is not None else None
 
 
 def _mentions(path: Optional[str]):
