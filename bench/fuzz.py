@@ -24,7 +24,7 @@ through. Checked on each result:
 * linting is deterministic (the ``mutate`` strategy lints every program twice);
 * ``mutate`` only: an LL1 finding on a one-line statement goes away when that line is wrapped
   in ``with torch.no_grad():`` (what the finding's message tells the user to do);
-* fixes (``leaflint.fixes.fix_text``, unsafe ones included): the fixed text parses (libcst and
+* fixes (``leaflint.fix.fix_text``, unsafe ones included): the fixed text parses (libcst and
   CPython), no rule reports more than before, and every applied fix's finding count went down.
   Fixes that fail verification must have been dropped, not applied.
 
@@ -56,7 +56,7 @@ from leaflint.engine import lint_source  # noqa: E402
 from leaflint.rules import select_rules  # noqa: E402
 
 try:
-    from leaflint import fixes as _fixes  # noqa: E402
+    from leaflint import fix as _fixes  # noqa: E402
 except ImportError:  # pragma: no cover
     _fixes = None
 

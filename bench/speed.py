@@ -234,7 +234,8 @@ def stages_main(dirs: list[Path]) -> dict:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     import libcst
 
-    from leaflint import engine, fixgen, source
+    from leaflint import engine, source
+    from leaflint.fix.context import resolve
     from leaflint.model import build_model
     from leaflint.positions import Positions
     from leaflint.rules import select_rules
@@ -273,7 +274,7 @@ def stages_main(dirs: list[Path]) -> dict:
                 positions = Positions(module, text)
                 for _, report in reports:
                     positions[report.node]
-                    fixgen.resolve(report.fix, module, positions)
+                    resolve(report.fix, module, positions)
 
             timed("positions and fixes of the findings", resolve)
         del module, model, reports

@@ -1,7 +1,7 @@
 """Where a statement sits: its block, the loop around it, the ``backward()`` that follows it.
 
 Used by the rules (to give advice that is right where it is given) and by the fixes built from
-that advice (``leaflint.fixgen``). Pure libcst trees: no positions, no model."""
+that advice (``leaflint.fix``). Pure libcst trees: no positions, no model."""
 
 from __future__ import annotations
 

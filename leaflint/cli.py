@@ -257,10 +257,10 @@ def _add_noqa(result: CheckResult, use_stdin: bool, silent: bool) -> None:
 
 def _apply_fixes(result: CheckResult, resolver: Resolver, use_stdin: bool, unsafe: bool, diff: bool,
                  show: bool) -> tuple[list, int]:
-    """--fix / --diff: fix the files (verified, see leaflint.fixes); with --diff print the diff
+    """--fix / --diff: fix the files (verified, see leaflint.fix); with --diff print the diff
     and exit (1 if there would be changes), with --fix write them. Returns the findings that
     remain and the number fixed."""
-    from leaflint import fixes
+    from leaflint import fix as fixes
     from leaflint.engine import lint_source
     from leaflint.rules import REGISTRY
 

@@ -132,7 +132,7 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Findin
         return []
     import libcst as cst
 
-    from leaflint import fixgen
+    from leaflint.fix.context import resolve
     from leaflint.model import build_model
     from leaflint.positions import Positions
     try:
@@ -163,7 +163,7 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Findin
         if suppressions.suppresses(rule.code, (start.row, end.row)):
             continue
         findings.append(Finding(rule.code, rule.name, report.message, filename, start, end,
-                                fixgen.resolve(report.fix, module, positions), detail=report.detail))
+                                resolve(report.fix, module, positions), detail=report.detail))
     return findings
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Optional
 
 # Diagnostics that are not rules: always on, cannot be deselected. (Here, not in leaflint.rules,
@@ -36,13 +37,31 @@ class Edit:
     content: str
 
 
+class Applicability(str, Enum):
+    """How sure a fix is to keep the program's meaning (ruff's applicability): ``safe`` fixes
+    apply with ``--fix``, ``unsafe`` ones need ``--unsafe-fixes``. A ``str`` so that JSON, SARIF,
+    the cache and comparisons with ``"safe"`` see the plain string (on Python 3.10 too)."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
 @dataclass
 class Fix:
-    """A change that removes a finding. ``applicability`` is ``safe`` or ``unsafe``."""
+    """A change that removes a finding, ``safe`` or ``unsafe`` (``Applicability``)."""
 
     message: str
-    applicability: str
+    applicability: Applicability
     edits: list[Edit] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.applicability = Applicability(self.applicability)  # a plain string (the cache's JSON) too
 
 
 @dataclass

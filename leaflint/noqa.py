@@ -13,7 +13,6 @@ Diagnostics (LL001-LL003) are not rule findings and get no comment.
 from __future__ import annotations
 
 import io
-import json
 import re
 import tokenize
 from typing import Iterable, Iterator, Optional, Sequence
@@ -47,7 +46,7 @@ def add_to_files(findings: Iterable[Finding]) -> Iterator[tuple[str, int, Option
             else:
                 after, count = _module(data, found)
             if after != data:
-                from leaflint.fixes import write_atomic
+                from leaflint.fix.files import write_atomic
 
                 write_atomic(filename, after)
         except (OSError, UnreadableSource, notebook.NotebookError, ValueError) as exc:
@@ -64,8 +63,6 @@ def _module(data: bytes, findings: Sequence[Finding]) -> tuple[bytes, int]:
 
 
 def _notebook(data: bytes, findings: Sequence[Finding]) -> tuple[bytes, int]:
-    from leaflint.fixes import json_layout
-
     nb = notebook.parse(data)
     document = notebook.load(data)
     module_lines = split_lines(nb.source)
@@ -81,21 +78,12 @@ def _notebook(data: bytes, findings: Sequence[Finding]) -> tuple[bytes, int]:
                 if cell.first_row <= row < cell.first_row + cell.rows}
         if not mine:
             continue
-        raw = document["cells"][cell.number - 1]
-        text = "".join(raw["source"]) if isinstance(raw["source"], list) else raw["source"]
-        cell_lines = split_lines(text)
+        cell_lines = split_lines(notebook.cell_text(document, cell.number))
         for row, codes in mine.items():
             cell_lines[row - 1] = with_codes(cell_lines[row - 1], codes, comments.get(cell.first_row + row - 1))
             count += 1
-        new_text = "".join(cell_lines)
-        raw["source"] = [part for part in re.split(r"(?<=\n)", new_text) if part] \
-            if isinstance(raw["source"], list) else new_text
-    text = data.decode("utf-8")
-    layout = json_layout(text)
-    encoded = json.dumps(document, indent=layout["indent"], ensure_ascii=layout["ensure_ascii"])
-    if text.endswith("\n"):
-        encoded += "\n"
-    return encoded.encode("utf-8"), count
+        notebook.set_cell_source(document, cell.number, "".join(cell_lines))
+    return notebook.dump(document, data), count
 
 
 def add_to_lines(lines: list[str], wanted: Sequence[tuple[int, int, str]]) -> tuple[list[str], int]:

@@ -15,6 +15,7 @@ Rows are 1-based within the cell's source, columns 1-based characters, like in a
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -382,3 +383,113 @@ def _raw_offset(text: str, quote: int, decoded: int) -> int:
         else:
             i += 1
     return i
+
+
+
+# ------------------------------------------------------------- the round trip of a fix
+_MARK = "# leaflint-cell-boundary {}"
+
+
+_MARK_RE = re.compile(r"^# leaflint-cell-boundary (\d+)$")
+
+
+def marker_module(nb: Notebook) -> tuple[str, dict[int, list[str]]]:
+    """The code cells as one module with a marker line before each cell, and each cell's lines."""
+    source_lines = nb.source.split("\n")
+    parts = []
+    cells: dict[int, list[str]] = {}
+    for cell in nb.cells:
+        lines = source_lines[cell.first_row - 1: cell.first_row - 1 + cell.rows]
+        cells[cell.number] = lines
+        parts.append(_MARK.format(cell.number) + "\n" + "".join(line + "\n" for line in lines))
+    return "".join(parts), cells
+
+
+def split_marker_module(text: str) -> dict[int, list[str]]:
+    cells: dict[int, list[str]] = {}
+    current: Optional[list[str]] = None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for line in lines:
+        match = _MARK_RE.match(line)
+        if match:
+            current = cells.setdefault(int(match.group(1)), [])
+        elif current is not None:
+            current.append(line)
+    return cells
+
+
+def finding_to_cell(finding: Finding, text: str) -> Finding:
+    """A finding of the marker module, with its rows made relative to its cell."""
+    lines = text.split("\n")
+    row = finding.location.row
+    cell, first = None, 1
+    for index in range(min(row, len(lines)) - 1, -1, -1):
+        match = _MARK_RE.match(lines[index])
+        if match:
+            cell, first = int(match.group(1)), index + 2
+            break
+    if cell is None:
+        return finding
+    offset = first - 1
+    fix = finding.fix
+    if fix is not None:
+        fix = Fix(fix.message, fix.applicability, [
+            Edit(Position(e.start.row - offset, e.start.column), Position(e.end.row - offset, e.end.column), e.content)
+            for e in fix.edits])
+    return Finding(finding.code, finding.name, finding.message, finding.filename,
+                   Position(row - offset, finding.location.column),
+                   Position(max(1, finding.end_location.row - offset), finding.end_location.column), fix, cell,
+                   finding.detail)
+
+
+def restore_magics(original: list[str], python: list[str], fixed: list[str]) -> list[str]:
+    """The fixed cell lines with the IPython lines (blanked for linting) put back."""
+    if original == python:
+        return fixed
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(a=python, b=fixed, autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "equal":
+            out.extend(original[a1:a2])
+        else:
+            out.extend(fixed[b1:b2])
+    return out
+
+
+def json_layout(text: str) -> dict:
+    """How a notebook's JSON was written (indentation, ASCII escapes), to write it back alike."""
+    match = re.match(r"\s*\{\s*?\n([ \t]+)\"", text)
+    indent: Optional[object] = None
+    if match:
+        ws = match.group(1)
+        indent = ws if "\t" in ws else len(ws)
+    ascii_only = all(ord(c) < 128 for c in text) and "\\u" in text
+    return {"indent": indent, "ensure_ascii": ascii_only}
+
+
+def cell_text(document: dict, number: int) -> str:
+    """The source of code cell ``number`` (1-based) as the notebook's JSON holds it."""
+    raw = document["cells"][number - 1]
+    return "".join(raw["source"]) if isinstance(raw["source"], list) else raw["source"]
+
+
+def set_cell_source(document: dict, number: int, text: str) -> None:
+    """Give cell ``number`` the source ``text``, in the form it had (a list of lines or a string)."""
+    raw = document["cells"][number - 1]
+    raw["source"] = [part for part in re.split(r"(?<=\n)", text) if part] \
+        if isinstance(raw["source"], list) else text
+
+
+def dump(document: dict, original: bytes) -> bytes:
+    """``document`` as JSON written the way ``original`` was (indentation, ASCII escapes, final newline)."""
+    try:
+        text = original.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    layout = json_layout(text)
+    encoded = json.dumps(document, indent=layout["indent"], ensure_ascii=layout["ensure_ascii"])
+    if text.endswith("\n"):
+        encoded += "\n"
+    return encoded.encode("utf-8")

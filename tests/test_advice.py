@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
-from leaflint import fixes
+from leaflint import fix as fixes
 from leaflint.engine import lint_source
 from leaflint.rules import select_rules
 

@@ -187,7 +187,7 @@ def test_concise_messages_fit_and_full_output_explains():
 def test_cli_import_and_version_do_not_load_libcst():
     code = ("import sys, leaflint.cli\n"
             "assert not any(m == 'libcst' or m.startswith('libcst.') for m in sys.modules), 'libcst'\n"
-            "assert 'leaflint.rules.base' not in sys.modules and 'leaflint.fixgen' not in sys.modules\n"
+            "assert 'leaflint.rules.base' not in sys.modules and 'leaflint.fix.context' not in sys.modules\n"
             "assert 'leaflint.model' not in sys.modules\n"
             "print('ok')\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -28,7 +28,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from leaflint import fixes, fixgen
+from leaflint import fix as fixes
+from leaflint.fix import edits, wrap
 from leaflint.cli import main
 from leaflint.engine import check_paths, lint_source
 from leaflint.rules import select_rules
@@ -401,7 +402,7 @@ def test_nothing_fixable_inside_a_lambda():
 
 
 def test_failed_verification_leaves_the_file_untouched(tmp_path, monkeypatch):
-    monkeypatch.setattr(fixgen, "_wrap_edit", lambda context, stmt, torch, subs=(): fixgen.Edit(
+    monkeypatch.setattr(wrap, "wrap_edit", lambda context, stmt, torch, subs=(): wrap.Edit(
         context.start(stmt), context.end(stmt), "with torch.no_grad(:\n    pass"))
     path = tmp_path / "m.py"
     path.write_text(SAFE_AND_UNSAFE)
@@ -631,8 +632,8 @@ def test_apply_edits_and_conflicts():
     assert fixes.apply_edits(text, [Edit(Position(1, 2), Position(2, 2), "X"),
                                     Edit(Position(2, 4), Position(2, 4), "!")]) == "aXef!\n"
     a = [(0, 3, "x")]
-    assert fixes._conflict(a, [(2, 5, "y")]) and not fixes._conflict(a, [(3, 5, "y")])
-    assert fixes._conflict([(3, 3, "a")], [(3, 3, "b")]) and not fixes._conflict([(3, 3, "a")], [(3, 3, "a")])
+    assert edits.conflict(a, [(2, 5, "y")]) and not edits.conflict(a, [(3, 5, "y")])
+    assert edits.conflict([(3, 3, "a")], [(3, 3, "b")]) and not edits.conflict([(3, 3, "a")], [(3, 3, "a")])
 
 
 def test_write_atomic_replaces_and_leaves_no_temporary(tmp_path):

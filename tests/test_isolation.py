@@ -209,9 +209,9 @@ FIXABLE = "import torch\nw = torch.zeros(3, requires_grad=True)\nw.add_(1)\n"
 
 def _fixes_available():
     try:
-        from leaflint import fixes  # noqa: F401
+        from leaflint import fix  # noqa: F401
     except ImportError:
-        pytest.skip("leaflint.fixes does not exist yet: no --fix to test")
+        pytest.skip("leaflint.fix does not exist yet: no --fix to test")
 
 
 def test_fix_never_touches_a_file_that_does_not_parse(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from leaflint.engine import lint_source
-from leaflint.fixes import fix_text
+from leaflint.fix import fix_text
 from leaflint.rules import REGISTRY
 
 LL4 = sorted(code for code in REGISTRY if code.startswith("LL4"))

@@ -483,7 +483,7 @@ def _finding(row: int, end_row: int = None, code: str = "LL101") -> Finding:
     ("x = w.add_(1) + \\\n    1\n", _finding(1, 2), 2, "    1  # noqa: LL101"),
 ])
 def test_noqa_edit_goes_where_a_comment_can_be(text, finding, line, expected):
-    from leaflint.fixes import apply_edits
+    from leaflint.fix import apply_edits
     from leaflint.suppress import parse
 
     edit = documents.noqa_edit(text, finding)

@@ -13,7 +13,7 @@ from typing import ClassVar, Iterable, Optional
 
 import libcst as cst
 
-from leaflint.findings import Fix, short  # noqa: F401  (short: re-exported for the rules)
+from leaflint.findings import Applicability, Fix, short  # noqa: F401  (re-exported for the rules)
 from leaflint.model import SemanticModel
 
 
@@ -39,6 +39,10 @@ class Rule:
     docs: ClassVar[str]
     valid: ClassVar[list[str]] = []
     invalid: ClassVar[list[str]] = []
+    # The applicabilities of the fixes this rule attaches (its builder, in leaflint.fix or the
+    # rule's module, is called in ``check``); empty: the rule has no fix. Checked against the
+    # fixes of its examples by tests/test_rule_examples.py.
+    fix_applicability: ClassVar[tuple[Applicability, ...]] = ()
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
         raise NotImplementedError

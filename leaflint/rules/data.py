@@ -12,8 +12,8 @@ from leaflint.model.judge import Harm, harm
 from leaflint.model.semantic import DataWrite, Grad
 from leaflint.model.torchapi import nn_init_name
 from leaflint.blocks import loop_of_writes, move_after_backward
-from leaflint.fixgen import build_data_read_fix, build_data_write_fix, build_move_after_backward_fix
-from leaflint.rules.base import Report, Rule, register, short
+from leaflint.fix.data import build_data_read_fix, build_data_write_fix, build_move_after_backward_fix
+from leaflint.rules.base import Applicability, Report, Rule, register, short
 
 _REFERENCES = """
 References:
@@ -110,6 +110,7 @@ def graph_advice(model: SemanticModel, write: DataWrite, found: Harm, plan) -> s
 class DataWriteInGraphContext(Rule):
     code = "LL201"
     name = "data-write-in-graph-context"
+    fix_applicability = (Applicability.UNSAFE,)
     summary = "A `.data` write where autograd is using the tensor: in forward, before backward(), or discarding a graph."
     docs = f"""
 ## What it does
@@ -181,6 +182,7 @@ on a tensor that requires grad, outside no_grad.
 class DataWriteOutsideNoGrad(Rule):
     code = "LL202"
     name = "data-write-outside-no-grad"
+    fix_applicability = (Applicability.UNSAFE,)
     summary = "Any `.data` write on a tensor that requires grad, outside no_grad (opt-in)."
     default = False
     docs = f"""
@@ -258,6 +260,7 @@ def computes_output(read) -> bool:
 class DataReadInForward(Rule):
     code = "LL203"
     name = "data-read-in-forward"
+    fix_applicability = (Applicability.UNSAFE,)
     summary = "A parameter's `.data` read inside forward and used to compute the output."
     docs = f"""
 ## What it does

@@ -9,8 +9,8 @@ from leaflint.model.semantic import AttrAssign
 from leaflint.model.evaluate import unknown_root
 from leaflint.model.syntax import names_in
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
-from leaflint.fixgen import build_param_replaced_fix, build_tensor_to_param_fix
-from leaflint.rules.base import Report, Rule, register, short
+from leaflint.fix.forward import build_param_replaced_fix, build_tensor_to_param_fix
+from leaflint.rules.base import Applicability, Report, Rule, register, short
 
 _REFERENCES = """
 References:
@@ -77,6 +77,7 @@ def _replacement_messages(model: SemanticModel, assign: AttrAssign, target: str)
 class ParameterReplacedInForward(Rule):
     code = "LL301"
     name = "parameter-replaced-in-forward"
+    fix_applicability = (Applicability.UNSAFE,)
     summary = "A new `nn.Parameter` assigned to a module attribute inside forward."
     docs = f"""
 ## What it does
@@ -188,6 +189,7 @@ def _plain_tensor(value) -> bool:
 class TensorAssignedToParameter(Rule):
     code = "LL303"
     name = "tensor-assigned-to-parameter"
+    fix_applicability = (Applicability.UNSAFE,)
     summary = "A plain tensor assigned over a registered `nn.Parameter` attribute."
     docs = f"""
 ## What it does

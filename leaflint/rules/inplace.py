@@ -7,8 +7,9 @@ from typing import ClassVar, Iterable
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import Grad, InplaceSite
 from leaflint.model.torchapi import nn_init_name
-from leaflint.fixgen import build_inplace_fix, write_loop
-from leaflint.rules.base import Report, Rule, register, short
+from leaflint.fix.inplace import build_inplace_fix
+from leaflint.fix.wrap import write_loop
+from leaflint.rules.base import Applicability, Report, Rule, register, short
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation"
 VIEW_ERROR = "a view of a leaf Variable that requires grad is being used in an in-place operation"
@@ -63,6 +64,7 @@ class InplaceRule(Rule):
     """Shared check: the site's kind matches, the target is a leaf, grad mode is on."""
 
     kinds: ClassVar[tuple[str, ...]]
+    fix_applicability = (Applicability.SAFE, Applicability.UNSAFE)  # build_inplace_fix
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
         for site in model.inplace:

@@ -13,8 +13,8 @@ from typing import ClassVar, Iterable, Optional
 
 import libcst as cst
 
-from leaflint.findings import Edit, Fix
-from leaflint.fixgen import UNSAFE, FixContext, LazyFix
+from leaflint.findings import Applicability, Edit, Fix
+from leaflint.fix.context import FixContext, LazyFix
 from leaflint.model import SemanticModel
 from leaflint.model.saved import Hit, hits_for, load_table
 from leaflint.model.values import SelfRef
@@ -118,7 +118,7 @@ def build_saved_fix(model: SemanticModel, hit: Hit) -> Optional[LazyFix]:
             start = context.start(stmt)
             indent = context.line(start.row)[: start.column - 1]
             edit = Edit(start, start, f"{name} = {name}.clone(){context.newline}{indent}")
-            return Fix(f"Write into a clone of `{name}`: the saved tensor is left as it was", UNSAFE, [edit])
+            return Fix(f"Write into a clone of `{name}`: the saved tensor is left as it was", Applicability.UNSAFE, [edit])
 
         return LazyFix(make)
     if write.kind == "inplace_fn" and isinstance(write.node, cst.Call):
@@ -136,7 +136,7 @@ def _parameters(hit: Hit) -> set[str]:
 
 def _replace(node: cst.CSTNode, text: str, message: str) -> LazyFix:
     def make(context: FixContext) -> Optional[Fix]:
-        return Fix(message, UNSAFE, [Edit(context.start(node), context.end(node), text)])
+        return Fix(message, Applicability.UNSAFE, [Edit(context.start(node), context.end(node), text)])
 
     return LazyFix(make)
 
@@ -180,6 +180,7 @@ class SavedRule(Rule):
     """Shared check: the hits of one kind, each with its message and fix."""
 
     probe_kinds: ClassVar[tuple[str, ...]] = ("saved_write",)
+    fix_applicability = (Applicability.UNSAFE,)  # build_saved_fix
     # Opt-in until its precision on real code is fixed: over the 7.0M-line corpus
     # (bench/corpus2.py) the LL4 rules gave 69 findings, and the ones read were false (item
     # assignment into dicts of tensors, writes in code that never runs backward). The probe
@@ -329,6 +330,7 @@ or `clone()` the tensor before the write.
 class OptimizerStepBetweenBackwards(SavedRule):
     code = "LL403"
     name = "optimizer-step-between-backwards"
+    fix_applicability = ()  # which update to move is the user's call: advice only
 
     def concise(self, model: SemanticModel, hit: Hit) -> str:
         return (f"`{short(hit.write.detail, 16)}` updates parameters that `{short(model.text(hit.save.node), 20)}` "

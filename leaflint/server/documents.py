@@ -19,7 +19,8 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from leaflint import fixes, notebook
+from leaflint import fix as fixes
+from leaflint import notebook
 from leaflint.config import ConfigError, Resolver
 from leaflint.engine import lint_bytes, lint_source
 from leaflint.findings import Edit, Finding, Position
@@ -245,7 +246,7 @@ def _notebook_problems(snapshot: Snapshot, data: bytes, findings: Sequence[Findi
 
 # --------------------------------------------------------------------------------- fix-all
 def fix_all(snapshot: Snapshot, project: Project) -> Optional[dict[str, str]]:
-    """``--fix`` on the snapshot: the safe fixes, applied in verified rounds (``leaflint.fixes``).
+    """``--fix`` on the snapshot: the safe fixes, applied in verified rounds (``leaflint.fix``).
     Returns uri -> new text of every document that changes (None: configuration error)."""
     try:
         if project.excluded(snapshot.path):
