@@ -335,7 +335,8 @@ def rule(code: Optional[str], show_all: bool, output_format: str) -> None:
 
 def _rule_dict(cls) -> dict:
     return {"code": cls.code, "name": cls.name, "summary": cls.summary, "default": cls.default,
-            "docs": cls.docs.strip(), "valid": cls.valid, "invalid": cls.invalid}
+            "docs": cls.docs.strip(), "valid": [example.code for example in cls.valid],
+            "invalid": [example.code for example in cls.invalid]}
 
 
 @main.command()

@@ -27,6 +27,23 @@ class Report:
     detail: Optional[str] = None  # the full explanation: torch's error text, the advice in context
 
 
+@dataclass(frozen=True)
+class Valid:
+    """An example the rule must not report (documentation and test at once)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """An example the rule must report, with ``fixed``: the code after its fixes (unsafe ones
+    included) are applied, or None when the rule offers no fix there. tests/test_rule_examples.py
+    applies the fixes and compares (Fixit's way)."""
+
+    code: str
+    fixed: Optional[str] = None
+
+
 # The concise message's budget (what and why, in a phrase), as in ruff's one-line output.
 MAX_MESSAGE = 120
 
@@ -37,8 +54,8 @@ class Rule:
     summary: ClassVar[str]
     default: ClassVar[bool] = True
     docs: ClassVar[str]
-    valid: ClassVar[list[str]] = []
-    invalid: ClassVar[list[str]] = []
+    valid: ClassVar[list[Valid]] = []
+    invalid: ClassVar[list[Invalid]] = []
     # The applicabilities of the fixes this rule attaches (its builder, in leaflint.fix or the
     # rule's module, is called in ``check``); empty: the rule has no fix. Checked against the
     # fixes of its examples by tests/test_rule_examples.py.

@@ -13,7 +13,7 @@ from leaflint.model.semantic import DataWrite, Grad
 from leaflint.model.torchapi import nn_init_name
 from leaflint.blocks import loop_of_writes, move_after_backward
 from leaflint.fix.data import build_data_read_fix, build_data_write_fix, build_move_after_backward_fix
-from leaflint.rules.base import Applicability, Report, Rule, register, short
+from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, register, short
 
 _REFERENCES = """
 References:
@@ -158,12 +158,18 @@ the contexts above. LL202 (opt-in, `--select LL202`) is the literal rule: every 
 on a tensor that requires grad, outside no_grad.
 {_REFERENCES}"""
     valid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\ny = (w * w).sum()\ny.backward()\nwith torch.no_grad():\n    w.copy_(torch.ones(3))\n",
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nw.data = w.data.half()\n",
+        Valid("import torch\nw = torch.zeros(3, requires_grad=True)\ny = (w * w).sum()\ny.backward()\nwith torch.no_grad():\n    w.copy_(torch.ones(3))\n"),
+        Valid("import torch\nw = torch.zeros(3, requires_grad=True)\nw.data = w.data.half()\n"),
     ]
     invalid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\ny = (w * w).sum()\nw.data = torch.ones(3)\ny.backward()\n",
-        "import torch\nfrom torch import nn\nimport torch.nn.functional as F\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.raw = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        self.lin.weight.data = F.dropout(self.raw, 0.5)\n        return self.lin(x)\n",
+        Invalid("import torch\nw = torch.zeros(3, requires_grad=True)\ny = (w * w).sum()\nw.data = torch.ones(3)\ny.backward()\n",
+                fixed='import torch\n'
+                      'w = torch.zeros(3, requires_grad=True)\n'
+                      'y = (w * w).sum()\n'
+                      'y.backward()\n'
+                      'w.data = torch.ones(3)\n'),
+        Invalid("import torch\nfrom torch import nn\nimport torch.nn.functional as F\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.raw = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        self.lin.weight.data = F.dropout(self.raw, 0.5)\n        return self.lin(x)\n",
+                fixed=None),
     ]
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
@@ -209,10 +215,19 @@ with torch.no_grad():
 ```
 {_REFERENCES}"""
     valid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w.copy_(torch.ones(3))\n",
+        Valid("import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w.copy_(torch.ones(3))\n"),
     ]
     invalid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nw.data = torch.ones(3)\n",
+        Invalid("import torch\nw = torch.zeros(3, requires_grad=True)\nw.data = torch.ones(3)\n",
+                fixed=None),
+        Invalid('import torch\nw = torch.zeros(3, requires_grad=True)\nw.grad = torch.ones(3)\nw.data = w - 0.1 * w.grad\n',
+                fixed='import torch\n'
+                      'w = torch.zeros(3, requires_grad=True)\n'
+                      'w.grad = torch.ones(3)\n'
+                      'with torch.no_grad():\n'
+                      '    w.copy_(w - 0.1 * w.grad)\n'),
+        Invalid('import torch\nw = torch.zeros(3, requires_grad=True)\nw.data.mul_(0.5)\n',
+                fixed='import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w.mul_(0.5)\n'),
     ]
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
@@ -289,10 +304,18 @@ def forward(self, x):
 If blocking the gradient is intended, say so with `self.weight.detach()`.
 {_REFERENCES}"""
     valid = [
-        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        assert self.w.data.shape[0] == 2\n        return x @ self.w\n",
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        assert self.w.data.shape[0] == 2\n        return x @ self.w\n"),
     ]
     invalid = [
-        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        return x @ self.w.data\n",
+        Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        return x @ self.w.data\n",
+                fixed='import torch\n'
+                      'from torch import nn\n'
+                      'class M(nn.Module):\n'
+                      '    def __init__(self):\n'
+                      '        super().__init__()\n'
+                      '        self.w = nn.Parameter(torch.ones(2, 2))\n'
+                      '    def forward(self, x):\n'
+                      '        return x @ self.w\n'),
     ]
 
     def check(self, model: SemanticModel) -> Iterable[Report]:

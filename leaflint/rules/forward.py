@@ -10,7 +10,7 @@ from leaflint.model.evaluate import unknown_root
 from leaflint.model.syntax import names_in
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
 from leaflint.fix.forward import build_param_replaced_fix, build_tensor_to_param_fix
-from leaflint.rules.base import Applicability, Report, Rule, register, short
+from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, register, short
 
 _REFERENCES = """
 References:
@@ -108,11 +108,21 @@ or `torch.nn.utils.parametrize.register_parametrization(self.linear, "weight", S
 `torch.func.functional_call(self.linear, {{"weight": w}}, (x,))`.
 {_REFERENCES}"""
     valid = [
-        "import torch\nfrom torch import nn\nimport torch.nn.functional as F\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.s = nn.Parameter(torch.ones(1))\n    def forward(self, x):\n        return F.linear(x, self.lin.weight * self.s, self.lin.bias)\n",
-        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = None\n    def forward(self, x):\n        if self.w is None:\n            self.w = nn.Parameter(torch.ones(x.shape[-1]))\n        return x * self.w\n",
+        Valid("import torch\nfrom torch import nn\nimport torch.nn.functional as F\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.s = nn.Parameter(torch.ones(1))\n    def forward(self, x):\n        return F.linear(x, self.lin.weight * self.s, self.lin.bias)\n"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = None\n    def forward(self, x):\n        if self.w is None:\n            self.w = nn.Parameter(torch.ones(x.shape[-1]))\n        return x * self.w\n"),
     ]
     invalid = [
-        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.s = nn.Parameter(torch.ones(1))\n    def forward(self, x):\n        self.lin.weight = nn.Parameter(self.lin.weight * self.s)\n        return self.lin(x)\n",
+        Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.s = nn.Parameter(torch.ones(1))\n    def forward(self, x):\n        self.lin.weight = nn.Parameter(self.lin.weight * self.s)\n        return self.lin(x)\n",
+                fixed='import torch\n'
+                      'from torch import nn\n'
+                      'import torch.nn.functional as F\n'
+                      'class M(nn.Module):\n'
+                      '    def __init__(self):\n'
+                      '        super().__init__()\n'
+                      '        self.lin = nn.Linear(2, 2)\n'
+                      '        self.s = nn.Parameter(torch.ones(1))\n'
+                      '    def forward(self, x):\n'
+                      '        return F.linear(x, self.lin.weight * self.s, self.lin.bias)\n'),
     ]
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
@@ -158,10 +168,11 @@ Build the module once in `__init__` and only use it in forward; if its size depe
 input, size it for the maximum in `__init__` or use a lazy module (`nn.LazyLinear`).
 {_REFERENCES}"""
     valid = [
-        "from torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.emb = nn.Embedding(10, 4)\n    def forward(self, i):\n        return self.emb(i)\n",
+        Valid("from torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.emb = nn.Embedding(10, 4)\n    def forward(self, i):\n        return self.emb(i)\n"),
     ]
     invalid = [
-        "from torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.emb = nn.Embedding(10, 4)\n    def forward(self, i):\n        self.emb = nn.Embedding(10, 4)\n        return self.emb(i)\n",
+        Invalid("from torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.emb = nn.Embedding(10, 4)\n    def forward(self, i):\n        self.emb = nn.Embedding(10, 4)\n        return self.emb(i)\n",
+                fixed=None),
     ]
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
@@ -215,10 +226,18 @@ self.weight = nn.Parameter(self.weight[: self.n])     # outside forward (module 
 or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
 {_REFERENCES}"""
     valid = [
-        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def crop(self, n):\n        self.w = nn.Parameter(self.w[:n])\n",
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def crop(self, n):\n        self.w = nn.Parameter(self.w[:n])\n"),
     ]
     invalid = [
-        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def crop(self, n):\n        self.w = self.w[:n]\n",
+        Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def crop(self, n):\n        self.w = self.w[:n]\n",
+                fixed='import torch\n'
+                      'from torch import nn\n'
+                      'class M(nn.Module):\n'
+                      '    def __init__(self):\n'
+                      '        super().__init__()\n'
+                      '        self.w = nn.Parameter(torch.ones(3))\n'
+                      '    def crop(self, n):\n'
+                      '        self.w = nn.Parameter(self.w[:n])\n'),
     ]
 
     def check(self, model: SemanticModel) -> Iterable[Report]:

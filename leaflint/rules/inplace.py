@@ -9,7 +9,7 @@ from leaflint.model.semantic import Grad, InplaceSite
 from leaflint.model.torchapi import nn_init_name
 from leaflint.fix.inplace import build_inplace_fix
 from leaflint.fix.wrap import write_loop
-from leaflint.rules.base import Applicability, Report, Rule, register, short
+from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, register, short
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation"
 VIEW_ERROR = "a view of a leaf Variable that requires grad is being used in an in-place operation"
@@ -135,13 +135,21 @@ forward/backward, and same-file helpers whose every call site is in such a regio
 is reported there. `.data` and `.detach()` results are not leaves (see LL2 for `.data`).
 {_REFERENCES}"""
     valid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w.add_(1)\n",
-        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.b = nn.Parameter(torch.empty(3))\n        nn.init.zeros_(self.b)\n",
-        "import torch\nx = torch.zeros(3)\nx.add_(1)\n",
+        Valid("import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w.add_(1)\n"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.b = nn.Parameter(torch.empty(3))\n        nn.init.zeros_(self.b)\n"),
+        Valid("import torch\nx = torch.zeros(3)\nx.add_(1)\n"),
     ]
     invalid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nw.add_(1)\n",
-        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.b = nn.Parameter(torch.empty(3))\n        self.b.zero_()\n",
+        Invalid("import torch\nw = torch.zeros(3, requires_grad=True)\nw.add_(1)\n",
+                fixed='import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w.add_(1)\n'),
+        Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.b = nn.Parameter(torch.empty(3))\n        self.b.zero_()\n",
+                fixed='import torch\n'
+                      'from torch import nn\n'
+                      'class M(nn.Module):\n'
+                      '    def __init__(self):\n'
+                      '        super().__init__()\n'
+                      '        self.b = nn.Parameter(torch.empty(3))\n'
+                      '        nn.init.zeros_(self.b)\n'),
     ]
 
     def concise(self, model: SemanticModel, site: InplaceSite) -> str:
@@ -184,12 +192,18 @@ with torch.no_grad():
 or an optimizer (`torch.optim.SGD`), which updates under no_grad.
 {_REFERENCES}"""
     valid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w -= 0.1\n",
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nw = w * 2\nw += 1\n",
+        Valid("import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w -= 0.1\n"),
+        Valid("import torch\nw = torch.zeros(3, requires_grad=True)\nw = w * 2\nw += 1\n"),
     ]
     invalid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nw -= 0.1\n",
-        "def step(model, lr):\n    for p in model.parameters():\n        p -= lr * p.grad\n",
+        Invalid("import torch\nw = torch.zeros(3, requires_grad=True)\nw -= 0.1\n",
+                fixed='import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w -= 0.1\n'),
+        Invalid("def step(model, lr):\n    for p in model.parameters():\n        p -= lr * p.grad\n",
+                fixed='import torch\n'
+                      'def step(model, lr):\n'
+                      '    with torch.no_grad():\n'
+                      '        for p in model.parameters():\n'
+                      '            p -= lr * p.grad\n'),
     ]
 
     def concise(self, model: SemanticModel, site: InplaceSite) -> str:
@@ -230,12 +244,18 @@ with torch.no_grad():
 or `nn.Embedding(10, 4, padding_idx=0)`.
 {_REFERENCES}"""
     valid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w[0] = 1.0\n",
-        "import torch\nw = torch.zeros(3)\nw[0] = 1.0\n",
+        Valid("import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w[0] = 1.0\n"),
+        Valid("import torch\nw = torch.zeros(3)\nw[0] = 1.0\n"),
     ]
     invalid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nw[0] = 1.0\n",
-        "from torch import nn\nemb = nn.Embedding(10, 4)\nemb.weight[0] = 0.0\n",
+        Invalid("import torch\nw = torch.zeros(3, requires_grad=True)\nw[0] = 1.0\n",
+                fixed='import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    w[0] = 1.0\n'),
+        Invalid("from torch import nn\nemb = nn.Embedding(10, 4)\nemb.weight[0] = 0.0\n",
+                fixed='from torch import nn\n'
+                      'import torch\n'
+                      'emb = nn.Embedding(10, 4)\n'
+                      'with torch.no_grad():\n'
+                      '    emb.weight[0] = 0.0\n'),
     ]
 
     def error_text(self, view: bool) -> str:
@@ -277,10 +297,14 @@ with torch.no_grad():
 or the out-of-place form `y = torch.mul(w, decay)` when a graph is wanted.
 {_REFERENCES}"""
     valid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    torch.add(w, 1, out=w)\n",
+        Valid("import torch\nw = torch.zeros(3, requires_grad=True)\nwith torch.no_grad():\n    torch.add(w, 1, out=w)\n"),
     ]
     invalid = [
-        "import torch\nw = torch.zeros(3, requires_grad=True)\ntorch.add(w, 1, out=w)\n",
+        Invalid("import torch\nw = torch.zeros(3, requires_grad=True)\ntorch.add(w, 1, out=w)\n",
+                fixed='import torch\n'
+                      'w = torch.zeros(3, requires_grad=True)\n'
+                      'with torch.no_grad():\n'
+                      '    torch.add(w, 1, out=w)\n'),
     ]
 
     def concise(self, model: SemanticModel, site: InplaceSite) -> str:
@@ -317,11 +341,15 @@ h = F.relu(self.weight) @ x
 ```
 {_REFERENCES}"""
     valid = [
-        "import torch\nimport torch.nn.functional as F\nw = torch.zeros(3, requires_grad=True)\ny = F.relu(w)\n",
-        "import torch\nfrom torch import nn\nw = torch.zeros(3, requires_grad=True)\nnn.init.zeros_(w)\n",
+        Valid("import torch\nimport torch.nn.functional as F\nw = torch.zeros(3, requires_grad=True)\ny = F.relu(w)\n"),
+        Valid("import torch\nfrom torch import nn\nw = torch.zeros(3, requires_grad=True)\nnn.init.zeros_(w)\n"),
     ]
     invalid = [
-        "import torch\nimport torch.nn.functional as F\nw = torch.zeros(3, requires_grad=True)\ny = F.relu(w, inplace=True)\n",
+        Invalid("import torch\nimport torch.nn.functional as F\nw = torch.zeros(3, requires_grad=True)\ny = F.relu(w, inplace=True)\n",
+                fixed='import torch\n'
+                      'import torch.nn.functional as F\n'
+                      'w = torch.zeros(3, requires_grad=True)\n'
+                      'y = F.relu(w)\n'),
     ]
 
     def message(self, model: SemanticModel, site: InplaceSite, view: bool) -> str:
@@ -358,10 +386,14 @@ with torch.no_grad():
 ```
 {_REFERENCES}"""
     valid = [
-        "import torch\n@torch.no_grad()\ndef step(model):\n    torch._foreach_mul_(list(model.parameters()), 0.9)\n",
+        Valid("import torch\n@torch.no_grad()\ndef step(model):\n    torch._foreach_mul_(list(model.parameters()), 0.9)\n"),
     ]
     invalid = [
-        "import torch\ndef step(model):\n    torch._foreach_mul_(list(model.parameters()), 0.9)\n",
+        Invalid("import torch\ndef step(model):\n    torch._foreach_mul_(list(model.parameters()), 0.9)\n",
+                fixed='import torch\n'
+                      'def step(model):\n'
+                      '    with torch.no_grad():\n'
+                      '        torch._foreach_mul_(list(model.parameters()), 0.9)\n'),
     ]
 
     def concise(self, model: SemanticModel, site: InplaceSite) -> str:

@@ -18,7 +18,7 @@ from leaflint.fix.context import FixContext, LazyFix
 from leaflint.model import SemanticModel
 from leaflint.model.saved import Hit, hits_for, load_table
 from leaflint.model.values import SelfRef
-from leaflint.rules.base import Report, Rule, register, short
+from leaflint.rules.base import Invalid, Report, Rule, Valid, register, short
 
 ERROR = "one of the variables needed for gradient computation has been modified by an inplace operation"
 
@@ -249,20 +249,31 @@ Ops whose gradient does not read their output (`add`, `sub`, `cat`, `view`, `exp
 that no graph saved; `clone()` first when the in-place form is needed.
 {_REFERENCES}"""
     valid = [
-        "import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x)\ny = y * 2\ny.sum().backward()\n",
-        "import torch\nx = torch.randn(3, requires_grad=True)\ny = x + 1\ny.mul_(2)\ny.sum().backward()\n",
-        "import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x).clone()\ny.mul_(2)\ny.sum().backward()\n",
+        Valid("import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x)\ny = y * 2\ny.sum().backward()\n"),
+        Valid("import torch\nx = torch.randn(3, requires_grad=True)\ny = x + 1\ny.mul_(2)\ny.sum().backward()\n"),
+        Valid("import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x).clone()\ny.mul_(2)\ny.sum().backward()\n"),
     ]
     invalid = [
-        "import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x)\ny.mul_(2)\ny.sum().backward()\n",
-        "import torch\nimport torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        Invalid("import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x)\ny.mul_(2)\ny.sum().backward()\n",
+                fixed='import torch\n'
+                      'x = torch.randn(3, requires_grad=True)\n'
+                      'y = torch.sigmoid(x)\n'
+                      'y = y.mul(2)\n'
+                      'y.sum().backward()\n'),
+        Invalid("import torch\nimport torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.fc = nn.Linear(4, 4)\n    def forward(self, x):\n        e = torch.exp(self.fc(x))\n"
         "        e /= e.sum()\n        return e\n",
+                fixed='import torch\n'
+                      'import torch.nn as nn\n'
+                      'class Net(nn.Module):\n'
+                      '    def __init__(self):\n'
+                      '        super().__init__()\n'
+                      '        self.fc = nn.Linear(4, 4)\n'
+                      '    def forward(self, x):\n'
+                      '        e = torch.exp(self.fc(x))\n'
+                      '        e = e / e.sum()\n'
+                      '        return e\n'),
     ]
-    fixes = {
-        "import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x)\ny.mul_(2)\ny.sum().backward()\n":
-        "import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x)\ny = y.mul(2)\ny.sum().backward()\n",
-    }
 
     def wants(self, hit: Hit) -> bool:
         return hit.save.kind == "output" and hit.write.kind != "step"
@@ -306,21 +317,22 @@ torch.stack(states, dim=1).sum().backward()
 or `clone()` the tensor before the write.
 {_REFERENCES}"""
     valid = [
-        "import torch\na = torch.randn(3, 3, requires_grad=True)\nb = torch.randn(3, 3)\nout = a @ b\n"
-        "b = b.clone()\nb[0] = 0\nout.sum().backward()\n",
-        "import torch\na = torch.randn(3, 3, requires_grad=True)\nb = torch.randn(3, 3)\nout = a + b\nb[0] = 0\n"
-        "out.sum().backward()\n",
+        Valid("import torch\na = torch.randn(3, 3, requires_grad=True)\nb = torch.randn(3, 3)\nout = a @ b\n"
+        "b = b.clone()\nb[0] = 0\nout.sum().backward()\n"),
+        Valid("import torch\na = torch.randn(3, 3, requires_grad=True)\nb = torch.randn(3, 3)\nout = a + b\nb[0] = 0\n"
+        "out.sum().backward()\n"),
     ]
     invalid = [
-        "import torch\na = torch.randn(3, 3, requires_grad=True)\nb = torch.randn(3, 3)\nout = a @ b\nb[0] = 0\n"
+        Invalid("import torch\na = torch.randn(3, 3, requires_grad=True)\nb = torch.randn(3, 3)\nout = a @ b\nb[0] = 0\n"
         "out.sum().backward()\n",
+                fixed='import torch\n'
+                      'a = torch.randn(3, 3, requires_grad=True)\n'
+                      'b = torch.randn(3, 3)\n'
+                      'out = a @ b\n'
+                      'b = b.clone()\n'
+                      'b[0] = 0\n'
+                      'out.sum().backward()\n'),
     ]
-    fixes = {
-        "import torch\na = torch.randn(3, 3, requires_grad=True)\nb = torch.randn(3, 3)\nout = a @ b\nb[0] = 0\n"
-        "out.sum().backward()\n":
-        "import torch\na = torch.randn(3, 3, requires_grad=True)\nb = torch.randn(3, 3)\nout = a @ b\n"
-        "b = b.clone()\nb[0] = 0\nout.sum().backward()\n",
-    }
 
     def wants(self, hit: Hit) -> bool:
         return hit.save.kind in ("input", "params") and hit.write.kind != "step"
@@ -371,18 +383,18 @@ opt_D.zero_grad(); loss_D.backward(); opt_D.step()
 or recompute `D(fake)` after `opt_D.step()`.
 {_REFERENCES}"""
     valid = [
-        "import torch\nimport torch.nn as nn\nG = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))\n"
+        Valid("import torch\nimport torch.nn as nn\nG = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))\n"
         "D = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))\nopt_D = torch.optim.SGD(D.parameters(), lr=0.1)\n"
         "fake = G(torch.randn(8, 2))\nloss_D = D(fake.detach()).mean()\nloss_D.backward()\nopt_D.step()\n"
-        "loss_G = -D(fake).mean()\nloss_G.backward()\n",
+        "loss_G = -D(fake).mean()\nloss_G.backward()\n"),
     ]
     invalid = [
-        "import torch\nimport torch.nn as nn\nG = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))\n"
+        Invalid("import torch\nimport torch.nn as nn\nG = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))\n"
         "D = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))\nopt_D = torch.optim.SGD(D.parameters(), lr=0.1)\n"
         "out = D(G(torch.randn(8, 2)))\nloss_D = out.mean()\nloss_D.backward(retain_graph=True)\nopt_D.step()\n"
         "loss_G = -out.mean()\nloss_G.backward()\n",
+                fixed=None),
     ]
-    fixes: ClassVar[dict] = {}
 
     def wants(self, hit: Hit) -> bool:
         return hit.write.kind == "step"
