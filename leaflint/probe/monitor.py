@@ -46,6 +46,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from leaflint.model.torchapi import METADATA_ATTRIBUTES, NOT_INPLACE_METHODS
+from leaflint.probe import schema
 from leaflint.probe.events import AppendFile, dumps
 from leaflint.probe.project import Project
 
@@ -268,7 +269,7 @@ def _fwd_desc() -> list[str] | None:
     return [type(m).__name__ for m in stack]
 
 
-def _emit(record: dict, key) -> bool:
+def _emit(record: schema.Event, key) -> bool:
     """Write ``record`` unless ``key`` was written already. Returns True if written."""
     st = _STATE
     if key is not None:
@@ -291,9 +292,9 @@ def _emit(record: dict, key) -> bool:
     return True
 
 
-def _proc_record() -> dict:
+def _proc_record() -> schema.Proc:
     return {
-        "k": "proc",
+        "k": schema.PROC,
         "pid": os.getpid(),
         "ppid": os.getppid(),
         "rank": _rank(),
@@ -455,7 +456,7 @@ def _inplace_pre(func, args, kwargs, tag):
             if key in st.written:
                 return None
         t = targets[0]
-        rec = {"k": "inplace", "op": _opname(func), "codes": [], "grad": grad_on}
+        rec: schema.Inplace = {"k": schema.INPLACE, "op": _opname(func), "codes": [], "grad": grad_on}
         rec.update(_loc(frame, real))
         rec["code"] = _refine_code(tag, frame, via)
         rec.update(_describe(t))
@@ -520,7 +521,7 @@ def _record_inplace(func, tag, targets, alias, viol, grad_on, frame, real, via, 
     if alias is not None and not viol:
         t, base = alias
         _record_data_write(
-            kind="data_inplace", op=_opname(func), target=base, written=t, value=None,
+            kind=schema.DATA_INPLACE, op=_opname(func), target=base, written=t, value=None,
             frame=frame, real=real, via=via, loc=loc, grad_on=grad_on, fwd=fwd,
         )
         return
@@ -529,7 +530,7 @@ def _record_inplace(func, tag, targets, alias, viol, grad_on, frame, real, via, 
     # the evidence is torch's own error (strict mode lets it happen; --keep-going catches it)
     cond = leaf_err
     t = next((x for x in targets if _leafy(x)), targets[0])
-    rec = {"k": "inplace", "op": _opname(func), "code": code, "codes": [code] if cond else [],
+    rec: schema.Inplace = {"k": schema.INPLACE, "op": _opname(func), "code": code, "codes": [code] if cond else [],
            "grad": grad_on}
     rec.update(loc)
     rec.update(_describe(t))
@@ -598,7 +599,7 @@ def _data_get(func, args, kwargs):
                     loc = None
                     if key not in st.written:
                         loc = _loc(frame, real)
-                        rec = {"k": "data_get", "op": ".data", "code": "LL203", "codes": [],
+                        rec: schema.DataGet = {"k": schema.DATA_GET, "op": ".data", "code": "LL203", "codes": [],
                                "grad": grad_on, "fwd_read": fwd_read}
                         if metadata:
                             rec["metadata"] = _next_attr(frame.f_code, frame.f_lasti)
@@ -643,7 +644,7 @@ def _data_set(func, args, kwargs):
         frame, real, via, old_ptr, grad_on, fwd, value_graph = info
         try:
             _record_data_write(
-                kind="data_set", op=".data =", target=t, written=t, value=value, frame=frame,
+                kind=schema.DATA_SET, op=".data =", target=t, written=t, value=value, frame=frame,
                 real=real, via=via, loc=_loc(frame, real), grad_on=grad_on, fwd=fwd,
                 old_ptr=old_ptr, value_graph=value_graph,
             )
@@ -705,7 +706,7 @@ def _follow_taint(args, kwargs, result) -> None:
                     del st.consumers[key]
             if "flowed" not in read:
                 read["flowed"] = type(node).__name__
-                rec = {"k": "data_flow", "op": ".data", "code": "LL203", "codes": [],
+                rec: schema.DataFlow = {"k": schema.DATA_FLOW, "op": ".data", "code": "LL203", "codes": [],
                        "consumer": type(node).__name__}
                 rec.update(read["loc"])
                 rec.update(read["desc"])
@@ -759,7 +760,7 @@ def _backward_through_reads(func, args, kwargs):
     accumulates = getattr(func, "__name__", "") == "backward"
     for read, consumer in reached:
         try:
-            rec = {"k": "data_cut", "op": ".data", "code": "LL203", "codes": ["LL203"],
+            rec: schema.DataCut = {"k": schema.DATA_CUT, "op": ".data", "code": "LL203", "codes": ["LL203"],
                    "consumer": consumer}
             rec.update(read["loc"])
             rec.update(read["desc"])
@@ -844,7 +845,7 @@ def _record_data_write(kind, op, target, written, value, frame, real, via, loc, 
             reasons.append("discards_graph")
         if reasons:
             codes.insert(0, "LL201")
-    rec = {"k": kind, "op": op, "code": "LL201" if "LL201" in codes else "LL202",
+    rec: schema.DataWrite = {"k": kind, "op": op, "code": "LL201" if "LL201" in codes else "LL202",
            "codes": codes, "grad": grad_on}
     rec.update(loc)
     rec.update(_describe(target))
@@ -859,7 +860,7 @@ def _record_data_write(kind, op, target, written, value, frame, real, via, loc, 
     key = (kind, frame.f_code, frame.f_lasti, tuple(codes))
     _emit(rec, key)
     # Is the written storage held by a graph that a later backward uses?
-    if rg or kind == "data_inplace":
+    if rg or kind == schema.DATA_INPLACE:
         ptrs = {p for p in (old_ptr, _storage_ptr(written), _storage_ptr(target)) if p}
         harm_key = ("harm", frame.f_code, frame.f_lasti)
         if harm_key not in st.written and ptrs:
@@ -941,7 +942,7 @@ def _check_pending(args, kwargs):
 
 
 def _emit_harm(w, node, attr, bloc):
-    rec = {"k": "data_harm", "op": w["op"], "code": "LL201", "codes": ["LL201"],
+    rec: schema.DataHarm = {"k": schema.DATA_HARM, "op": w["op"], "code": "LL201", "codes": ["LL201"],
            "saved_by": type(node).__name__, "saved_attr": attr.replace("_saved_", "")}
     rec.update(w["loc"])
     rec.update(w["desc"])
@@ -1007,7 +1008,7 @@ def _param_hook(module, name, param):
                 return None
             if not cond and via is not None:
                 return None  # nn.Linear(...) registering its own weight in __init__
-            rec = {"k": "param_set", "op": "Parameter assigned", "code": "LL301",
+            rec: schema.ParamSet = {"k": schema.PARAM_SET, "op": "Parameter assigned", "code": "LL301",
                    "codes": ["LL301"] if harm else [], "param": f"{type(module).__name__}.{name}",
                    "path": _module_path(module), "replaced": replaced, "trainable": trainable}
             rec.update(loc)
@@ -1057,7 +1058,7 @@ def _module_hook(module, name, submodule):
             key = ("module_set", frame.f_code, frame.f_lasti, cond)
             if key in st.written:
                 return None
-            rec = {"k": "module_set", "op": "module assigned", "code": "LL302",
+            rec: schema.ModuleSet = {"k": schema.MODULE_SET, "op": "module assigned", "code": "LL302",
                    "codes": ["LL302"] if cond else [],
                    "param": f"{type(module).__name__}.{name}",
                    "module_type": type(submodule).__name__, "params": params[:6]}
@@ -1098,7 +1099,7 @@ def _opt_pre_hook(optimizer, args, kwargs):
                     info = st.replaced.get(p)
                     if info is None or p.grad is not None:
                         continue
-                    rec = {"k": "opt_step", "op": "optimizer.step", "code": "LL301",
+                    rec: schema.OptStep = {"k": schema.OPT_STEP, "op": "optimizer.step", "code": "LL301",
                            "codes": ["LL301"], "optimizer": type(optimizer).__name__,
                            "param": info["name"]}
                     rec.update(info["loc"])
@@ -1163,7 +1164,7 @@ def _record_param_assign(module, name, value, err):
         key = ("param_assign", frame.f_code, frame.f_lasti, err is not None)
         if key in _STATE.written or (err is None and via is not None):
             return
-        rec = {"k": "param_assign", "op": "tensor assigned to Parameter", "code": "LL303",
+        rec: schema.ParamAssign = {"k": schema.PARAM_ASSIGN, "op": "tensor assigned to Parameter", "code": "LL303",
                "codes": ["LL303"] if err else [], "param": f"{type(module).__name__}.{name}"}
         if err:
             rec["err"] = f"TypeError: {err}"

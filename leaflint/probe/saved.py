@@ -39,6 +39,8 @@ from typing import Callable, Optional
 
 import torch
 
+from leaflint.probe import schema
+
 ERROR = "one of the variables needed for gradient computation has been modified by an inplace operation"
 _MESSAGE = re.compile(r"\[torch\.(\w+) \[([\d, ]*)\]\].*?is at version (\d+); expected version (\d+)")
 _THIS = os.path.realpath(__file__)
@@ -225,7 +227,7 @@ class SavedTracker:
             text = (f"`{culprit['op']}` modified {what} in place (version {' -> '.join(str(v) for v in versions)}), "
                     f"but {node_name} had saved it" + (f" at {_where(save_at)}" if save_at else "")
                     + (f"; the backward at {_where(backward_at)} raised \"{ERROR}\"" if backward_at else ""))
-        record = {"k": "saved_write", "codes": [] if silent else [code], "code": code, "op": culprit["op"],
+        record: schema.SavedWrite = {"k": schema.SAVED_WRITE, "codes": [] if silent else [code], "code": code, "op": culprit["op"],
                   "saved_by": node_name, "tensor": tensor, "name": name, "text": text,
                   "versions": {"saved": packed.version, "now": now, "history": versions},
                   "silent": silent}
@@ -324,7 +326,7 @@ class SavedTracker:
                 if key in self.reported:
                     return None
                 self.reported.add(key)
-                record = {"k": "saved_write", "codes": ["LL402"], "code": "LL402", "op": write["op"],
+                record: schema.SavedWrite = {"k": schema.SAVED_WRITE, "codes": ["LL402"], "code": "LL402", "op": write["op"],
                           "tensor": f"{type_name} [{shape_text}]", "fallback": True,
                           "text": (f"`{write['op']}` modified a {type_name} [{shape_text}] to version {version}; "
                                    f"torch then raised \"{ERROR}\" (matched by shape and version: saved-tensor hooks "
