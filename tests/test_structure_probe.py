@@ -12,8 +12,9 @@ PROBE = Path(__file__).resolve().parent.parent / "leaflint" / "probe"
 MAX_LINES = 700
 
 # Not yet split / cleaned (issue 15, probe part, unfinished): file -> count of silent broad excepts.
-KNOWN_OVERSIZE = {"monitor.py"}
-KNOWN_SILENT = {"bootstrap.py": 1, "coverage.py": 1, "monitor.py": 19, "reconcile.py": 1}
+KNOWN_OVERSIZE: set = set()
+KNOWN_SILENT = {"bootstrap.py": 1, "coverage.py": 1, "data_reads.py": 3, "data_writes.py": 4, "describe.py": 2,
+                "inplace.py": 1, "monitor.py": 2, "reconcile.py": 1, "registration.py": 7}
 
 
 def _modules():

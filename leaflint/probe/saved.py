@@ -39,7 +39,7 @@ from typing import Callable, Optional
 
 import torch
 
-from leaflint.probe import schema
+from leaflint.probe import frames, schema
 
 ERROR = "one of the variables needed for gradient computation has been modified by an inplace operation"
 _MESSAGE = re.compile(r"\[torch\.(\w+) \[([\d, ]*)\]\].*?is at version (\d+); expected version (\d+)")
@@ -374,7 +374,7 @@ def _chain(frame, limit: int = 40) -> list:
 def _plumbing(filename: str) -> bool:
     real = os.path.realpath(filename)
     return real == _THIS or real.endswith(os.path.join("torch", "overrides.py")) or \
-        real.endswith(os.path.join("leaflint", "probe", "monitor.py")) or filename.startswith("<")
+        real in frames.MONITOR_FILES or filename.startswith("<")
 
 
 def _short(filename: str) -> str:
