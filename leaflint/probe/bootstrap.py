@@ -165,6 +165,6 @@ class _PostImportLoader(importlib.abc.Loader):
                 module.__loader__ = self._loader
                 if module.__spec__ is not None:
                     module.__spec__.loader = self._loader
-            except Exception:
+            except (AttributeError, TypeError):  # a module object that refuses the attribute
                 pass
         self._callback(module)

@@ -45,7 +45,8 @@ def _next_attr(code, lasti: int):
                 if idx + 1 < len(instrs) and instrs[idx + 1].opname in ("LOAD_ATTR", "LOAD_METHOD"):
                     result = instrs[idx + 1].argval
                 break
-    except Exception:
+    except Exception as exc:  # the read is still recorded, without what follows it
+        state.failed("reading the bytecode after a .data read", exc)
         result = None
     _NEXT_ATTR[key] = result
     return result
@@ -89,8 +90,8 @@ def handle_data_get(func, args, kwargs):
                                             "param": weakref.ref(t), "desc": describe.tensor_info(t),
                                             "fwd": describe.forward_stack()}
                         st.any_taint = True
-    except Exception:
-        pass
+    except Exception as exc:
+        state.failed(".data read", exc)
     return result
 
 
@@ -150,8 +151,8 @@ def follow_taint(args, kwargs, result) -> None:
                 if read.get("fwd"):
                     rec["fwd"] = read["fwd"]
                 state.emit(rec, ("data_flow",) + read["key"][1:])
-    except Exception:  # never break the program
-        pass
+    except Exception as exc:  # never break the program, but tell
+        state.failed("following a .data read", exc)
 
 
 def _graph_reads(args, kwargs) -> list:
@@ -175,7 +176,7 @@ def _graph_reads(args, kwargs) -> list:
             count += 1
             try:
                 read = consumers.get((node._sequence_nr(), type(node).__name__))
-            except Exception:
+            except AttributeError:  # a node type without a sequence number
                 read = None
             if read is not None and read["key"] not in found and read["key"] not in st.written:
                 found[read["key"]] = (read, type(node).__name__)
@@ -191,7 +192,8 @@ def backward_through_reads(func, args, kwargs):
         reached = _graph_reads(args, kwargs)
         bframe, breal, _ = frames.find_user_frame(sys._getframe(3))
         bloc = frames.loc(bframe, breal) if bframe is not None else None
-    except Exception:
+    except Exception as exc:
+        state.failed(".data reads at backward", exc)
         reached, bloc = [], None
     result = func(*args, **kwargs)
     accumulates = getattr(func, "__name__", "") == "backward"
@@ -209,8 +211,8 @@ def backward_through_reads(func, args, kwargs):
             if read.get("fwd"):
                 rec["fwd"] = read["fwd"]
             state.emit(rec, read["key"])
-        except Exception:
-            pass
+        except Exception as exc:
+            state.failed(".data cut record", exc)
     # A confirmed read site is not followed any further.
     with st.lock:
         st.consumers = {k: r for k, r in st.consumers.items() if r["key"] not in st.written}

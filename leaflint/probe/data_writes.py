@@ -35,7 +35,8 @@ def handle_data_set(func, args, kwargs):
                 if isinstance(value, torch.Tensor) and value.grad_fn is not None:
                     value_graph = describe.graph_inputs(value)
                 info = info + (value_graph,)
-    except Exception:
+    except Exception as exc:
+        state.failed(".data write check", exc)
         info = None
     result = func(*args, **kwargs)
     if info is not None:
@@ -46,8 +47,8 @@ def handle_data_set(func, args, kwargs):
                 real=real, via=via, loc=frames.loc(frame, real), grad_on=grad_on, fwd=fwd,
                 old_ptr=old_ptr, value_graph=value_graph,
             )
-        except Exception:
-            pass
+        except Exception as exc:
+            state.failed(".data write record", exc)
     return result
 
 
@@ -60,7 +61,7 @@ def _current_seq() -> int | None:
                 st.seq_probe = torch.zeros((), requires_grad=True)
         with torch._C.DisableTorchFunction(), torch.enable_grad():
             return (st.seq_probe * 1).grad_fn._sequence_nr()
-    except Exception:
+    except (RuntimeError, AttributeError):  # inference mode: no node is recorded (grad_fn None)
         return None
 
 
@@ -157,12 +158,12 @@ def check_pending(args, kwargs):
                 count += 1
                 try:
                     seq = node._sequence_nr()
-                except Exception:
+                except AttributeError:  # a node type without a sequence number
                     seq = None
                 for attr in _saved_attrs(node):
                     try:
                         saved = getattr(node, attr)
-                    except Exception:
+                    except RuntimeError:  # freed by an earlier backward, or modified (LL4 raises)
                         continue
                     items = saved if isinstance(saved, (tuple, list)) else (saved,)
                     for item in items:
@@ -176,8 +177,8 @@ def check_pending(args, kwargs):
                 for nxt, _ in node.next_functions:
                     if nxt is not None:
                         todo.append(nxt)
-    except Exception:
-        pass
+    except Exception as exc:
+        state.failed(".data harm check at backward", exc)
 
 
 def _emit_harm(w, node, attr, bloc):

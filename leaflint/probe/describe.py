@@ -47,7 +47,7 @@ def tensor_name(t) -> str | None:
             for name, b in m.named_buffers(remove_duplicate=False):
                 if b is t:
                     return f"{type(m).__name__}.{name}"
-        except Exception:
+        except AttributeError:  # a module whose __init__ has not run nn.Module's yet
             continue
     # A plain variable bound to the tensor in the nearest user frame or its module.
     frame = sys._getframe(1)
@@ -94,7 +94,7 @@ def forward_stack() -> list[str] | None:
 def storage_ptr(t) -> int | None:
     try:
         return t.untyped_storage().data_ptr()
-    except Exception:
+    except (RuntimeError, NotImplementedError):  # no storage: sparse, nested, functorch wrappers
         return None
 
 

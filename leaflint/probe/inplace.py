@@ -102,7 +102,8 @@ def _inplace_pre(func, args, kwargs, tag):
 def handle_inplace(func, args, kwargs, tag):
     try:
         pre = _inplace_pre(func, args, kwargs, tag)
-    except Exception:  # an exotic tensor subclass: never break the program
+    except Exception as exc:  # an exotic tensor subclass: never break the program, but tell
+        state.failed("in-place check", exc)
         pre = None
     if pre is None:
         return func(*args, **kwargs)
@@ -124,8 +125,8 @@ def handle_inplace(func, args, kwargs, tag):
         if frame is not None:
             try:
                 _record_inplace(func, tag, targets, alias, viol, grad_on, frame, real, via, err, rerun)
-            except Exception:
-                pass
+            except Exception as exc:
+                state.failed("in-place record", exc)
 
 
 def _is_leaf_error(msg: str) -> bool:

@@ -21,6 +21,7 @@ record per site, not one per step.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -150,8 +151,8 @@ def _patch_threads():
     def wrapped(self, *a, **k):
         try:
             _enter_mode_in_this_thread()
-        except Exception:
-            pass
+        except Exception as exc:  # the thread runs unmonitored: counted, reported
+            state.failed("thread start", exc)
         return orig(self, *a, **k)
 
     setattr(Thread, target, wrapped)
@@ -167,11 +168,12 @@ def install(events: AppendFile, root: str, keep_going: bool = False) -> None:
     if os.environ.get("TORCH_COMPILE_DISABLE") == "1" and "torch._dynamo.config" in sys.modules:
         try:
             sys.modules["torch._dynamo.config"].disable = True  # imported before the env was set
-        except Exception:
-            pass
+        except Exception as exc:  # a torch whose config refuses it: counted, reported
+            state.failed("disabling torch.compile", exc)
     registration.install()
     _patch_threads()
     os.register_at_fork(after_in_child=_after_fork)
+    atexit.register(state.write_failure_total)
     _install_saved()  # LL4 hook point
     _enter_mode_in_this_thread()
 
@@ -193,7 +195,7 @@ def _install_saved() -> None:
 
     st = state.STATE
     _SAVED = saved.SavedTracker(lambda record: state.emit(record, None), st.project,
-                                is_data_alias=lambda t: t in st.data_alias)
+                                is_data_alias=lambda t: t in st.data_alias, failed=state.failed)
     saved.patch_torch_func(_SAVED)
 
 
@@ -205,3 +207,4 @@ def _after_fork():
     st.proc_written = False
     st.pending_writes = []
     st.consumers = {}
+    st.failures = st.failures_written = 0

@@ -91,8 +91,8 @@ def _param_hook(module, name, param):
             if via:
                 rec["via"] = via
             state.emit(rec, key)
-    except Exception:
-        pass
+    except Exception as exc:
+        state.failed("Parameter registration hook", exc)
     return None
 
 
@@ -105,7 +105,7 @@ def _module_path(module) -> str | None:
         for name, m in root.named_modules(remove_duplicate=False):
             if m is module:
                 return f"{type(root).__name__}.{name}" if name else type(root).__name__
-    except Exception:
+    except AttributeError:  # a module whose __init__ has not run nn.Module's yet
         pass
     return None
 
@@ -137,8 +137,8 @@ def _module_hook(module, name, submodule):
             if via:
                 rec["via"] = via
             state.emit(rec, key)
-    except Exception:
-        pass
+    except Exception as exc:
+        state.failed("module registration hook", exc)
     return None
 
 
@@ -177,8 +177,8 @@ def _opt_pre_hook(optimizer, args, kwargs):
                     if frame is not None:
                         rec["step_at"] = frames.loc(frame, real)
                     state.emit(rec, ("opt_step", info["loc"]["file"], info["loc"]["line"], info["name"]))
-    except Exception:
-        pass
+    except Exception as exc:
+        state.failed("optimizer step hook", exc)
     return None
 
 
@@ -192,8 +192,8 @@ def _patch_parameter_new():
                 with torch._C.DisableTorchFunction():
                     if data.grad_fn is not None:
                         state.STATE.param_origin[param] = describe.graph_inputs(data)
-        except Exception:
-            pass
+        except Exception as exc:
+            state.failed("nn.Parameter()", exc)
         return param
 
     __new__.__wrapped__ = orig_new
@@ -210,16 +210,16 @@ def _patch_setattr():
                 result = orig(self, name, value)
                 try:
                     _record_param_assign(self, name, value, None)
-                except Exception:
-                    pass
+                except Exception as exc:
+                    state.failed("Parameter assignment", exc)
                 return result
             return orig(self, name, value)
         except TypeError as exc:
             if "as parameter" in str(exc):
                 try:
                     _record_param_assign(self, name, value, str(exc))
-                except Exception:
-                    pass
+                except Exception as failure:
+                    state.failed("Parameter assignment", failure)
             raise
 
     _setattr_wrapper.__wrapped__ = orig

@@ -62,6 +62,19 @@ class RunResult:
         return [e for e in self.events if e.get("k") == schema.PROBE_ERROR]
 
     @property
+    def monitor_errors(self) -> tuple[int, list[dict]]:
+        """(how many times a part of the monitor failed, summed over processes; the records
+        that carry a message). Events may be missing where it failed."""
+        total: dict = {}
+        messages = []
+        for e in self.events:
+            if e.get("k") == schema.MONITOR_ERROR:
+                total[e.get("pid")] = max(total.get(e.get("pid"), 0), e.get("n") or 0)
+                if e.get("error"):
+                    messages.append(e)
+        return sum(total.values()), messages
+
+    @property
     def not_started(self) -> str | None:
         """Why the program could not be started (launch failure, script or module not found)."""
         if self.launch_error:

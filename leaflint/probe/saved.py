@@ -70,7 +70,8 @@ class _Packed:
 class SavedTracker:
     """Process-wide: the live saves by storage, the hooks, the write log."""
 
-    def __init__(self, emit: Callable[[dict], None], project, is_data_alias: Callable = lambda t: False) -> None:
+    def __init__(self, emit: Callable[[dict], None], project, is_data_alias: Callable = lambda t: False,
+                 failed: Callable[[str, BaseException], None] = lambda where, exc: None) -> None:
         self.emit = emit                    # writes one event record
         self.project = project              # leaflint.probe.project.Project: which files are the user's
         self.is_data_alias = is_data_alias  # tensor -> whether it is the result of ``t.data``
@@ -82,7 +83,7 @@ class SavedTracker:
         self.suspended = 0
         self.lock = threading.RLock()
         self.reported: set = set()
-        self.failures = 0                   # internal errors, counted (never swallowed silently)
+        self.failed = failed                # (where, exception) -> None: counts an internal error
         self._per_thread = threading.local()
 
     # ------------------------------------------------------------------ hooks
@@ -134,16 +135,16 @@ class SavedTracker:
             return None
         try:
             return self._watched(args, kwargs) or None
-        except (RuntimeError, TypeError, AttributeError):
-            self.failures += 1
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            self.failed("saved tensors: before a write", exc)
             return None
 
     def after(self, func, watched: list) -> None:
         """After the op: log the writes that moved a saved storage's version (or went through .data)."""
         try:
             self._after(func, watched)
-        except (RuntimeError, TypeError, AttributeError, KeyError):
-            self.failures += 1
+        except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
+            self.failed("saved tensors: after a write", exc)
 
     def _watched(self, args, kwargs) -> list:
         found = []

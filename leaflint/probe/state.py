@@ -4,6 +4,10 @@
 ``emit`` stamps a record (pid, rank, pytest test id, thread) and appends it to the process's
 events file, once per dedupe key; the first record of a process is preceded by its ``proc``
 record (see ``schema``).
+
+A hook that fails never breaks the program and is never silent: ``failed`` counts it in a
+``monitor_error`` record (the first few with their message, then at each power of two, and
+the total when the process exits), which the probe reports (``leaflint probe --verbose``).
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class ProbeState:
         self.seq_probe = None
         self.proc_written = False
         self.lock = threading.RLock()
+        self.failures = 0  # hooks that failed in this process (``failed``)
+        self.failures_written = 0  # the ``n`` of the last monitor_error record written
 
     # -- forward stack ------------------------------------------------------------
     def fwd_stack(self) -> list:
@@ -95,3 +101,35 @@ def proc_record() -> schema.Proc:
         "torch": torch.__version__,
         "compile_disabled": os.environ.get("TORCH_COMPILE_DISABLE") == "1",
     }
+
+
+MESSAGES = 5  # failures of a process recorded with their message
+
+
+def failed(where: str, exc: BaseException) -> None:
+    """A part of the monitor failed at ``where``: count it and record it (never raises)."""
+    st = STATE
+    if st is None:
+        return
+    st.failures += 1
+    n = st.failures
+    if n <= MESSAGES or n & (n - 1) == 0:
+        record: schema.MonitorError = {"k": schema.MONITOR_ERROR, "n": n, "where": where}
+        if n <= MESSAGES:
+            record["error"] = f"{type(exc).__name__}: {exc}"[:300]
+        _write_failure(st, record)
+
+
+def write_failure_total() -> None:
+    """At exit: the process's total, when failures came after the last record written."""
+    st = STATE
+    if st is not None and st.failures > st.failures_written:
+        _write_failure(st, {"k": schema.MONITOR_ERROR, "n": st.failures})
+
+
+def _write_failure(st: ProbeState, record: schema.MonitorError) -> None:
+    st.failures_written = record["n"]
+    try:
+        emit(record, None)
+    except Exception:  # noqa: BLE001 - the writer itself failed: nothing is left to tell
+        st.events.write(dumps({"k": schema.MONITOR_ERROR, "n": record["n"]}))
