@@ -407,6 +407,9 @@ def _refute_text(code: str, evs: list[schema.Event]) -> str:
     if kind == schema.MODULE_SET:
         return f"the {ev.get('module_type')} assigned in forward owns no trainable parameters" + _where(ev)
     if kind == schema.PARAM_ASSIGN:
+        if ev.get("handled"):
+            return (f"assigning {ev.get('tensor')} to `{ev.get('param')}`: torch raised {ev.get('err')}, and the "
+                    f"enclosing `except {ev['handled']}` falls back (a deliberate fallback)") + _where(ev)
         return f"`{ev.get('param')}` was assigned without error ({ev.get('tensor')})" + _where(ev)
     return "the line ran; the rule's condition was false"
 

@@ -16,7 +16,7 @@ import sys
 import torch
 import torch.nn as nn
 
-from leaflint.probe import describe, frames, schema, state
+from leaflint.probe import describe, fallback, frames, schema, state
 
 # pytest leaves this module's frames out of the tracebacks it shows (the user's error
 # happens in the user's line; the monitor only passes it through).
@@ -234,10 +234,15 @@ def _record_param_assign(module, name, value, err):
         key = ("param_assign", frame.f_code, frame.f_lasti, err is not None)
         if key in state.STATE.written or (err is None and via is not None):
             return
+        # torch's TypeError inside a ``try`` whose ``except`` falls back on it: the program's
+        # deliberate fallback (as the static LL303 judges it), an observation, not a violation
+        handled = fallback.handler_for(frame.f_code.co_filename, frame.f_lineno, "TypeError") if err else None
         rec: schema.ParamAssign = {"k": schema.PARAM_ASSIGN, "op": "tensor assigned to Parameter", "code": "LL303",
-               "codes": ["LL303"] if err else [], "param": f"{type(module).__name__}.{name}"}
+               "codes": ["LL303"] if err and not handled else [], "param": f"{type(module).__name__}.{name}"}
         if err:
             rec["err"] = f"TypeError: {err}"
+        if handled:
+            rec["handled"] = handled
         rec.update(frames.loc(frame, real))
         rec.update({"tensor": describe.tensor_info(value).get("tensor")})
         fwd = describe.forward_stack()
