@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("torch")
 
 from leaflint.engine import check_paths  # noqa: E402
-from leaflint.probe import reconcile, runner  # noqa: E402
+from leaflint.probe import reconcile, runner, schema  # noqa: E402
 from leaflint.probe.cli import targets_of  # noqa: E402
 from leaflint.rules import select_rules  # noqa: E402
 
@@ -79,6 +79,14 @@ def test_fixture_run_finished(fixture_run):
     assert run.returncode == 0, run.status_text()
     assert run.processes, "the monitor never installed"
     assert not run.probe_errors
+
+
+def test_every_record_of_the_fixture_run_matches_the_schema(fixture_run):
+    _, run = fixture_run
+    kinds = {ev.get("k") for ev in run.events}
+    assert {schema.INPLACE, schema.DATA_SET, schema.DATA_CUT, schema.PARAM_SET, schema.SAVED_WRITE} <= kinds
+    problems = sorted({p for ev in run.events for p in schema.check(ev)})
+    assert not problems, problems
 
 
 def test_bad_fixtures_confirmed_at_every_marker(fixture_run):

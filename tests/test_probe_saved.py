@@ -147,7 +147,7 @@ def test_graphs_never_backpropagated_are_released(tmp_path):
             out = torch.tanh(net(torch.randn(32, 64)))
         del out
         gc.collect()
-        print("LIVE", len(monitor._SAVED.saved), len(monitor._SAVED.writes))
+        print("LIVE", len(monitor.saved_tracker().saved), len(monitor.saved_tracker().writes))
     """)
     live = [line for line in proc.stderr.splitlines() if line.startswith("LIVE")]
     assert live, proc.stdout + proc.stderr

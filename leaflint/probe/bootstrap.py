@@ -14,6 +14,7 @@ import json
 import os
 import sys
 
+from leaflint.probe import schema
 from leaflint.probe.events import ENV_DIR, ENV_KEEP_GOING, ENV_ROOT, ENV_TARGETS, AppendFile
 
 _ACTIVE = False
@@ -63,7 +64,7 @@ def activate(directory: str, root: str, keep_going: bool = False, targets_file: 
         try:
             LineCoverage(Project(root), _LINES, _load_targets(targets_file)).start()
         except Exception as exc:  # never break the program for coverage
-            _EVENTS.write(json.dumps({"k": "probe_error", "what": f"coverage: {exc!r}"}) + "\n")
+            _EVENTS.write(json.dumps({"k": schema.PROBE_ERROR, "what": f"coverage: {exc!r}"}) + "\n")
     hook = _PostImportHook()
     sys.meta_path.insert(0, hook)
     if "torch" in sys.modules and hasattr(sys.modules["torch"], "overrides"):
@@ -83,7 +84,7 @@ def _patch_pytest(module) -> None:
     try:
         patch_pytest_rewrite(module)
     except Exception as exc:
-        _EVENTS.write(json.dumps({"k": "probe_error", "what": f"pytest rewrite patch: {exc!r}"}) + "\n")
+        _EVENTS.write(json.dumps({"k": schema.PROBE_ERROR, "what": f"pytest rewrite patch: {exc!r}"}) + "\n")
 
 
 def _after_fork() -> None:
@@ -99,7 +100,7 @@ def project_root() -> str | None:
 
 def _torch_import_started() -> None:
     # A run killed while torch is still importing is told apart from one that never uses it.
-    _EVENTS.write(json.dumps({"k": "torch_import", "pid": os.getpid()}) + "\n")
+    _EVENTS.write(json.dumps({"k": schema.TORCH_IMPORT, "pid": os.getpid()}) + "\n")
 
 
 def _install_monitor() -> None:
@@ -110,7 +111,7 @@ def _install_monitor() -> None:
     except Exception as exc:
         import traceback
 
-        _EVENTS.write(json.dumps({"k": "probe_error", "pid": os.getpid(),
+        _EVENTS.write(json.dumps({"k": schema.PROBE_ERROR, "pid": os.getpid(),
                                   "what": f"monitor install failed: {exc!r}",
                                   "tb": traceback.format_exc()[-2000:]}) + "\n")
 
@@ -164,6 +165,6 @@ class _PostImportLoader(importlib.abc.Loader):
                 module.__loader__ = self._loader
                 if module.__spec__ is not None:
                     module.__spec__.loader = self._loader
-            except Exception:
+            except (AttributeError, TypeError):  # a module object that refuses the attribute
                 pass
         self._callback(module)

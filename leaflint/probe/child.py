@@ -15,7 +15,7 @@ import runpy
 import shutil
 import sys
 
-from leaflint.probe import tb
+from leaflint.probe import schema, tb
 
 _NOT_STARTED = 2  # what `python missing.py` and `python -m missing` exit with
 
@@ -59,7 +59,7 @@ def _exit_record(**data) -> None:
     from leaflint.probe import bootstrap
 
     if bootstrap._EVENTS is not None:
-        data.update(k="exit", pid=os.getpid())
+        data.update(k=schema.EXIT, pid=os.getpid())
         bootstrap._EVENTS.write(json.dumps(data, default=str) + "\n")
 
 

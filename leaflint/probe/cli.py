@@ -20,7 +20,7 @@ from typing import Optional
 import click
 
 _VALUE_OPTIONS = {"--root", "--timeout", "--ready-file", "--output-format", "--select", "-o", "--output-file"}
-_FLAG_OPTIONS = {"--keep-going", "-h", "--help"}
+_FLAG_OPTIONS = {"--keep-going", "-v", "--verbose", "-h", "--help"}
 
 
 class _ProbeCommand(click.Command):
@@ -80,6 +80,8 @@ class _ProbeCommand(click.Command):
 @click.option("--keep-going", is_flag=True,
               help="Re-run a failing in-place op on a leaf under no_grad so one run collects every finding. "
                    "Changes outcomes: code (and tests) that expect the error will not get it.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show each failure inside the monitor (where, and the error), not only their count.")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--select", multiple=True, help="Rule codes or prefixes to check (as `leaflint check --select`).")
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False), default=None,
@@ -87,7 +89,7 @@ class _ProbeCommand(click.Command):
 @click.argument("script_and_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def probe(ctx, module: Optional[str], root: str, timeout: Optional[float], ready_file: Optional[str],
-          keep_going: bool,
+          keep_going: bool, verbose: bool,
           output_format: str, select: tuple[str, ...], output_file: Optional[str],
           script_and_args: tuple[str, ...]) -> None:
     """Run SCRIPT [ARGS]... (or -m MODULE [ARGS]...) under autograd monitoring and mark
@@ -102,7 +104,7 @@ def probe(ctx, module: Optional[str], root: str, timeout: Optional[float], ready
         raise click.UsageError("give a SCRIPT or -m MODULE to run")
     code = run_probe(target, args, is_module=is_module, root=root, timeout=timeout, keep_going=keep_going,
                      output_format=output_format, select=_split(select) or None, output_file=output_file,
-                     ready_file=ready_file)
+                     ready_file=ready_file, verbose=verbose)
     ctx.exit(code)
 
 
@@ -133,7 +135,7 @@ def targets_of(findings, cwd: Optional[str] = None) -> dict[str, list[int]]:
 
 def run_probe(target: str, args: list[str], *, is_module: bool, root: str, timeout: Optional[float],
               keep_going: bool, output_format: str, select: Optional[list[str]],
-              output_file: Optional[str], ready_file: Optional[str] = None) -> int:
+              output_file: Optional[str], ready_file: Optional[str] = None, verbose: bool = False) -> int:
     from leaflint.probe import reconcile, report, runner
 
     try:
@@ -155,11 +157,11 @@ def run_probe(target: str, args: list[str], *, is_module: bool, root: str, timeo
                                  coverage_known=coverage_known)
     if output_format == "json":
         text = report.render_json(result)
-        for line in report.run_summary(run) + [report.left_out_line(result) or ""]:
+        for line in report.run_summary(run, verbose) + [report.left_out_line(result) or ""]:
             if line:
                 click.echo(line, err=True)
     else:
-        text = report.render_text(result, run)
+        text = report.render_text(result, run, verbose)
     if output_file:
         with open(output_file, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -297,7 +297,7 @@ def _patch_runpy() -> None:
                 with open(fname, "rb") as fh:
                     code = compile_instrumented(fh.read(), fname, info[0], info[1])
                 return code, fname
-        except Exception:
+        except (OSError, SyntaxError, ValueError, TypeError):  # unreadable, uncompilable: run it as runpy would
             pass
         return result
 

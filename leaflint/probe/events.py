@@ -2,7 +2,7 @@
 
 Layout of an events directory::
 
-    events-<pid>.jsonl   one JSON object per line (see ``monitor`` for the kinds)
+    events-<pid>.jsonl   one JSON object per line (the kinds: ``schema``)
     lines-<pid>.txt      line coverage: ``<line>\\t<realpath>`` per first-seen line
     targets.json         optional: {realpath: [lines]} the lines worth covering
 

@@ -7,8 +7,10 @@ the LL1-LL3 families are named here, in one place, so reconcile keeps no table o
 
 from __future__ import annotations
 
-_INPLACE = ("inplace",)
-_DATA_WRITE = ("data_set", "data_inplace", "data_harm")
+from leaflint.probe import schema
+
+_INPLACE = (schema.INPLACE,)
+_DATA_WRITE = (schema.DATA_SET, schema.DATA_INPLACE, schema.DATA_HARM)
 
 # Event kinds written by the monitor for the LL1-LL3 families.
 FAMILY_KINDS: dict[str, tuple[str, ...]] = {
@@ -16,10 +18,10 @@ FAMILY_KINDS: dict[str, tuple[str, ...]] = {
     "LL105": _INPLACE, "LL106": _INPLACE,
     "LL201": _DATA_WRITE,
     "LL202": _DATA_WRITE,
-    "LL203": ("data_get", "data_flow", "data_cut"),
-    "LL301": ("param_set", "opt_step"),
-    "LL302": ("module_set",),
-    "LL303": ("param_assign",),
+    "LL203": (schema.DATA_GET, schema.DATA_FLOW, schema.DATA_CUT),
+    "LL301": (schema.PARAM_SET, schema.OPT_STEP),
+    "LL302": (schema.MODULE_SET,),
+    "LL303": (schema.PARAM_ASSIGN,),
 }
 
 

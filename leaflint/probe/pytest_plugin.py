@@ -54,7 +54,7 @@ class _ProbeSession:
         bootstrap.activate(self.dir, self.root, keep_going=keep_going, targets_file=targets_file)
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
-        from leaflint.probe import reconcile, report
+        from leaflint.probe import reconcile, report, schema
         from leaflint.probe.events import read_coverage, read_events
 
         events = read_events(self.dir)
@@ -62,7 +62,7 @@ class _ProbeSession:
         cwd = os.getcwd()
         result = reconcile.reconcile(self.static.findings, events, coverage, enabled_codes=self.enabled, cwd=cwd)
         terminalreporter.write_sep("=", "leaflint probe")
-        procs = {e.get("pid") for e in events if e.get("k") == "proc"}
+        procs = {e.get("pid") for e in events if e.get("k") == schema.PROC}
         terminalreporter.write_line(
             f"torch.compile disabled for subprocesses (TORCH_COMPILE_DISABLE=1); "
             f"{len(procs)} process{'es' if len(procs) != 1 else ''} with torch monitored")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from leaflint.findings import Finding, Position
+from leaflint.probe import schema
 from leaflint.probe.kinds import kinds_by_code
 
 CONFIRMED, REFUTED, NOT_REACHED, MISSED = "confirmed", "refuted", "not-reached", "missed"
@@ -54,7 +55,7 @@ def rule_meta(code: str) -> tuple[str, str]:
             if not isinstance(summary, str):
                 summary = _FALLBACK_NAMES.get(code, ("", code))[1]
             return cls.name, summary
-    except Exception:
+    except ImportError:  # expected without libcst: the rules need it, the probe does not
         pass
     return _FALLBACK_NAMES.get(code, (code.lower(), code))
 
@@ -94,7 +95,7 @@ class Reconciled:
 # ------------------------------------------------------------------------------------
 
 
-def _span_of(ev: dict) -> tuple[tuple[int, int], tuple[int, int]]:
+def _span_of(ev: schema.Event) -> tuple[tuple[int, int], tuple[int, int]]:
     line = ev.get("line") or 0
     col = ev.get("col") or 1
     eline = ev.get("eline") or line
@@ -102,7 +103,7 @@ def _span_of(ev: dict) -> tuple[tuple[int, int], tuple[int, int]]:
     return (line, col), (eline, ecol)
 
 
-def _overlaps(f: Finding, ev: dict) -> bool:
+def _overlaps(f: Finding, ev: schema.Event) -> bool:
     (s, e) = _span_of(ev)
     fs = (f.location.row, f.location.column)
     fe = (f.end_location.row, max(f.end_location.column, f.location.column + 1 if f.end_location.row == f.location.row else f.end_location.column))
@@ -121,7 +122,7 @@ def _display(real: str, cwd: str) -> str:
     return real if rel.startswith("..") else rel
 
 
-def reconcile(findings: Iterable[Finding], events: list[dict], coverage: set[tuple[str, int]],
+def reconcile(findings: Iterable[Finding], events: list[schema.Event], coverage: set[tuple[str, int]],
               enabled_codes: Optional[set[str]] = None, cwd: Optional[str] = None,
               coverage_known: bool = True) -> Reconciled:
     cwd = cwd or os.getcwd()
@@ -196,7 +197,7 @@ def _family(code: Optional[str]) -> str:
     return (code or "")[:3]
 
 
-def _indirect_reportable(ev: dict) -> bool:
+def _indirect_reportable(ev: schema.Event) -> bool:
     """Events inside torch/library code called by the user: report the ones that hurt
     (an error, a live graph, forward state) - not torch's own `.data` bookkeeping."""
     code = ev.get("code") or ""
@@ -205,25 +206,25 @@ def _indirect_reportable(ev: dict) -> bool:
     return "LL201" in (ev.get("codes") or ())
 
 
-def _related(ev: dict, events: list[dict]) -> list[dict]:
+def _related(ev: schema.Event, events: list[schema.Event]) -> list[dict]:
     """Other events at the same site (harm found at backward, optimizer evidence)."""
     out = []
     for other in events:
         if other is ev or other.get("file") != ev.get("file") or other.get("line") != ev.get("line"):
             continue
-        if other.get("k") in ("data_harm", "opt_step") and other.get("codes"):
+        if other.get("k") in (schema.DATA_HARM, schema.OPT_STEP) and other.get("codes"):
             out.append(other)
     return out
 
 
-def _judge(f: Finding, real: str, evs: list[dict], coverage, coverage_known: bool) -> Verdict:
+def _judge(f: Finding, real: str, evs: list[schema.Event], coverage, coverage_known: bool) -> Verdict:
     code = f.code
     if code in ("LL101", "LL102", "LL103", "LL104", "LL105", "LL106"):
         hits = [ev for ev in evs if ev.get("codes")]
     else:
         hits = [ev for ev in evs if code in (ev.get("codes") or ())]
     if hits:
-        hits.sort(key=lambda ev: (0 if ev.get("k") in ("data_harm", "opt_step") else 1, 0 if ev.get("err") else 1))
+        hits.sort(key=lambda ev: (0 if ev.get("k") in (schema.DATA_HARM, schema.OPT_STEP) else 1, 0 if ev.get("err") else 1))
         return Verdict(f, CONFIRMED, _confirm_text(code, hits), hits)
     if evs:
         return Verdict(f, REFUTED, _refute_text(code, evs), evs)
@@ -239,7 +240,7 @@ def _judge(f: Finding, real: str, evs: list[dict], coverage, coverage_known: boo
 # evidence text
 
 
-def _tensor_text(ev: dict) -> str:
+def _tensor_text(ev: schema.Event) -> str:
     desc = ev.get("tensor") or "tensor"
     name = ev.get("name")
     parts = [f"`{name}` ({desc})" if name else desc]
@@ -258,7 +259,7 @@ def _tensor_text(ev: dict) -> str:
     return " - ".join(parts) if len(parts) == 1 else f"{parts[0]}: {parts[1]}"
 
 
-def _where(ev: dict) -> str:
+def _where(ev: schema.Event) -> str:
     bits = []
     if ev.get("fwd"):
         bits.append("inside forward of " + " > ".join(ev["fwd"]))
@@ -273,18 +274,18 @@ def _where(ev: dict) -> str:
     return f" [{'; '.join(bits)}]" if bits else ""
 
 
-def _loc_text(loc: Optional[dict]) -> str:
+def _loc_text(loc: Optional[schema.Span]) -> str:
     if not loc:
         return "?"
     return f"{_display(loc['file'], os.getcwd())}:{loc['line']}"
 
 
-def _confirm_text(code: str, hits: list[dict]) -> str:
+def _confirm_text(code: str, hits: list[schema.Event]) -> str:
     ev = hits[0]
     kind = ev.get("k")
     if ev.get("text"):  # events that explain themselves (saved_write: LL4)
         return ev["text"] + _where(ev)
-    if kind == "inplace":
+    if kind == schema.INPLACE:
         op = ev.get("op")
         if ev.get("err"):
             text = f"`{op}` on {_tensor_text(ev)}, grad mode on: torch raised {ev['err']}"
@@ -293,10 +294,10 @@ def _confirm_text(code: str, hits: list[dict]) -> str:
         if ev.get("rerun"):
             text += "; --keep-going re-ran it under no_grad"
         return text + _where(ev)
-    if kind in ("data_set", "data_inplace", "data_harm"):
+    if kind in (schema.DATA_SET, schema.DATA_INPLACE, schema.DATA_HARM):
         parts = []
-        harm = next((h for h in hits if h.get("k") == "data_harm"), None)
-        write = next((h for h in hits if h.get("k") != "data_harm"), ev)
+        harm = next((h for h in hits if h.get("k") == schema.DATA_HARM), None)
+        write = next((h for h in hits if h.get("k") != schema.DATA_HARM), ev)
         what = "`.data =` write" if write.get("op") == ".data =" else f"`{write.get('op')}` through `.data`"
         parts.append(f"{what} on {_tensor_text(write)}"
                      + (", grad mode on" if write.get("grad") else ""))
@@ -315,15 +316,15 @@ def _confirm_text(code: str, hits: list[dict]) -> str:
         if code == "LL202" and not harm and not why:
             parts.append("autograd's version counter is bypassed (use `with torch.no_grad(): x.copy_(y)`)")
         return "; ".join(parts) + _where(write)
-    if kind == "data_cut":
+    if kind == schema.DATA_CUT:
         grad = {"none": "; its grad is None after the backward",
                 "other_uses": "; it got a gradient only through its other uses"}.get(ev.get("param_grad"), "")
         return (f"`.data` of {_tensor_text(ev)} read inside forward fed {ev.get('consumer')} in the graph that "
                 f"the backward at {_loc_text(ev.get('backward_at'))} ran through: the parameter got no gradient "
                 f"through this use{grad}") + _where(ev)
-    if kind in ("param_set", "opt_step"):
-        setter = next((h for h in hits if h.get("k") == "param_set"), None)
-        step = next((h for h in hits if h.get("k") == "opt_step"), None)
+    if kind in (schema.PARAM_SET, schema.OPT_STEP):
+        setter = next((h for h in hits if h.get("k") == schema.PARAM_SET), None)
+        step = next((h for h in hits if h.get("k") == schema.OPT_STEP), None)
         parts = []
         ref = setter or ev
         pname = ref.get("param")
@@ -341,19 +342,19 @@ def _confirm_text(code: str, hits: list[dict]) -> str:
             parts.append(f"the optimizer ({step.get('optimizer')}) at {_loc_text(step.get('step_at'))} steps the "
                          f"replaced Parameter `{step.get('param')}` and its grad is None")
         return "; ".join(parts) + _where(ref)
-    if kind == "module_set":
+    if kind == schema.MODULE_SET:
         params = ", ".join(ev.get("params") or ())
         return (f"forward assigned a new {ev.get('module_type')} to `{ev.get('param')}` (parameters: {params}): "
                 f"new, untrained parameters on every call that no optimizer holds") + _where(ev)
-    if kind == "param_assign":
+    if kind == schema.PARAM_ASSIGN:
         return f"assigning {ev.get('tensor')} to `{ev.get('param')}`: torch raised {ev.get('err')}" + _where(ev)
     return kind or "event"
 
 
-def _refute_text(code: str, evs: list[dict]) -> str:
+def _refute_text(code: str, evs: list[schema.Event]) -> str:
     ev = evs[0]
     kind = ev.get("k")
-    if kind == "inplace":
+    if kind == schema.INPLACE:
         if not ev.get("grad"):
             why = "grad mode was off (no_grad / inference_mode / set_grad_enabled(False) in a caller)"
         elif not ev.get("rg"):
@@ -365,7 +366,7 @@ def _refute_text(code: str, evs: list[dict]) -> str:
         else:
             why = "torch did not raise the leaf error"
         return f"`{ev.get('op')}` ran on {_tensor_text(ev)}; {why}" + _where(ev)
-    if kind in ("data_set", "data_inplace"):
+    if kind in (schema.DATA_SET, schema.DATA_INPLACE):
         if code == "LL201":
             why = []
             why.append("not inside forward")
@@ -377,8 +378,8 @@ def _refute_text(code: str, evs: list[dict]) -> str:
             return f"the write ran on {_tensor_text(ev)}: " + ", ".join(why) + _where(ev)
         why = "grad mode was off" if not ev.get("grad") else "the tensor does not require grad"
         return f"the write ran on {_tensor_text(ev)}; {why}" + _where(ev)
-    if kind in ("data_get", "data_flow"):
-        flow = next((e for e in evs if e.get("k") == "data_flow"), None)
+    if kind in (schema.DATA_GET, schema.DATA_FLOW):
+        flow = next((e for e in evs if e.get("k") == schema.DATA_FLOW), None)
         if flow is not None:
             return (f"`.data` of {_tensor_text(flow)} was read inside forward and fed {flow.get('consumer')}, "
                     f"but no backward() ran through that graph") + _where(flow)
@@ -392,7 +393,7 @@ def _refute_text(code: str, evs: list[dict]) -> str:
         else:
             why = "outside forward" if not ev.get("fwd") else "with grad mode off"
         return f"`.data` of {_tensor_text(ev)} was read {why}" + _where(ev)
-    if kind == "param_set":
+    if kind == schema.PARAM_SET:
         if not ev.get("fwd"):
             return f"Parameter `{ev.get('param')}` was assigned outside forward (construction or surgery)" + _where(ev)
         if ev.get("replaced") and not ev.get("trainable", True):
@@ -403,9 +404,12 @@ def _refute_text(code: str, evs: list[dict]) -> str:
                     f"no graph and no optimizer stepped the replaced Parameter in this run: no lost gradient "
                     f"was observed") + _where(ev)
         return f"Parameter `{ev.get('param')}` was registered in forward but replaced nothing" + _where(ev)
-    if kind == "module_set":
+    if kind == schema.MODULE_SET:
         return f"the {ev.get('module_type')} assigned in forward owns no trainable parameters" + _where(ev)
-    if kind == "param_assign":
+    if kind == schema.PARAM_ASSIGN:
+        if ev.get("handled"):
+            return (f"assigning {ev.get('tensor')} to `{ev.get('param')}`: torch raised {ev.get('err')}, and the "
+                    f"enclosing `except {ev['handled']}` falls back (a deliberate fallback)") + _where(ev)
         return f"`{ev.get('param')}` was assigned without error ({ev.get('tensor')})" + _where(ev)
     return "the line ran; the rule's condition was false"
 

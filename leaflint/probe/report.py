@@ -9,8 +9,9 @@ from collections import defaultdict
 from leaflint.probe.reconcile import CONFIRMED, MISSED, NOT_REACHED, REFUTED, Reconciled
 
 
-def run_summary(run) -> list[str]:
-    """Lines about the run itself: command, exit status, processes, torch.compile."""
+def run_summary(run, verbose: bool = False) -> list[str]:
+    """Lines about the run itself: command, exit status, processes, torch.compile, the
+    probe's own failures (each with its message when ``verbose``)."""
     lines = [f"leaflint probe: ran `{' '.join(run.command)}`: {run.status_text()}"]
     procs = run.processes
     ranks = sorted({p.get("rank") for p in procs if p.get("rank") is not None})
@@ -21,13 +22,20 @@ def run_summary(run) -> list[str]:
         f"events from {len(pids)} process{'es' if len(pids) != 1 else ''}{extra}")
     for err in run.probe_errors[:5]:
         lines.append(f"probe warning: {err.get('what')}")
+    count, messages = run.monitor_errors
+    if count:
+        lines.append(f"probe warning: the monitor failed {count} time{'s' if count != 1 else ''} "
+                     f"(events may be missing){'' if verbose else '; --verbose shows where'}")
+        if verbose:
+            for rec in messages:
+                lines.append(f"  monitor error in {rec.get('where')} (pid {rec.get('pid')}): {rec.get('error')}")
     return lines
 
 
-def render_text(result: Reconciled, run=None) -> str:
+def render_text(result: Reconciled, run=None, verbose: bool = False) -> str:
     out: list[str] = []
     if run is not None:
-        out.extend(run_summary(run))
+        out.extend(run_summary(run, verbose))
         out.append("")
     groups: dict[str, list] = defaultdict(list)
     for v in sorted(result.verdicts, key=lambda v: v.finding.sort_key()):

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from leaflint.probe import schema
 from leaflint.probe.events import ENV_DIR, ENV_KEEP_GOING, ENV_ROOT, ENV_TARGETS, read_coverage, read_events
 
 BOOT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_boot")
@@ -49,16 +50,29 @@ class RunResult:
 
     @property
     def exit_record(self) -> dict | None:
-        recs = [e for e in self.events if e.get("k") == "exit"]
+        recs = [e for e in self.events if e.get("k") == schema.EXIT]
         return recs[-1] if recs else None
 
     @property
     def processes(self) -> list[dict]:
-        return [e for e in self.events if e.get("k") == "proc"]
+        return [e for e in self.events if e.get("k") == schema.PROC]
 
     @property
     def probe_errors(self) -> list[dict]:
-        return [e for e in self.events if e.get("k") == "probe_error"]
+        return [e for e in self.events if e.get("k") == schema.PROBE_ERROR]
+
+    @property
+    def monitor_errors(self) -> tuple[int, list[dict]]:
+        """(how many times a part of the monitor failed, summed over processes; the records
+        that carry a message). Events may be missing where it failed."""
+        total: dict = {}
+        messages = []
+        for e in self.events:
+            if e.get("k") == schema.MONITOR_ERROR:
+                total[e.get("pid")] = max(total.get(e.get("pid"), 0), e.get("n") or 0)
+                if e.get("error"):
+                    messages.append(e)
+        return sum(total.values()), messages
 
     @property
     def not_started(self) -> str | None:
@@ -73,7 +87,7 @@ class RunResult:
     @property
     def importing_torch(self) -> bool:
         """A process had started importing torch but no monitor was installed yet."""
-        return any(e.get("k") == "torch_import" for e in self.events) and not self.processes
+        return any(e.get("k") == schema.TORCH_IMPORT for e in self.events) and not self.processes
 
     @property
     def completed(self) -> bool:

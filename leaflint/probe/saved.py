@@ -39,6 +39,8 @@ from typing import Callable, Optional
 
 import torch
 
+from leaflint.probe import frames, schema
+
 ERROR = "one of the variables needed for gradient computation has been modified by an inplace operation"
 _MESSAGE = re.compile(r"\[torch\.(\w+) \[([\d, ]*)\]\].*?is at version (\d+); expected version (\d+)")
 _THIS = os.path.realpath(__file__)
@@ -68,7 +70,8 @@ class _Packed:
 class SavedTracker:
     """Process-wide: the live saves by storage, the hooks, the write log."""
 
-    def __init__(self, emit: Callable[[dict], None], project, is_data_alias: Callable = lambda t: False) -> None:
+    def __init__(self, emit: Callable[[dict], None], project, is_data_alias: Callable = lambda t: False,
+                 failed: Callable[[str, BaseException], None] = lambda where, exc: None) -> None:
         self.emit = emit                    # writes one event record
         self.project = project              # leaflint.probe.project.Project: which files are the user's
         self.is_data_alias = is_data_alias  # tensor -> whether it is the result of ``t.data``
@@ -80,7 +83,7 @@ class SavedTracker:
         self.suspended = 0
         self.lock = threading.RLock()
         self.reported: set = set()
-        self.failures = 0                   # internal errors, counted (never swallowed silently)
+        self.failed = failed                # (where, exception) -> None: counts an internal error
         self._per_thread = threading.local()
 
     # ------------------------------------------------------------------ hooks
@@ -132,16 +135,16 @@ class SavedTracker:
             return None
         try:
             return self._watched(args, kwargs) or None
-        except (RuntimeError, TypeError, AttributeError):
-            self.failures += 1
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            self.failed("saved tensors: before a write", exc)
             return None
 
     def after(self, func, watched: list) -> None:
         """After the op: log the writes that moved a saved storage's version (or went through .data)."""
         try:
             self._after(func, watched)
-        except (RuntimeError, TypeError, AttributeError, KeyError):
-            self.failures += 1
+        except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
+            self.failed("saved tensors: after a write", exc)
 
     def _watched(self, args, kwargs) -> list:
         found = []
@@ -225,7 +228,7 @@ class SavedTracker:
             text = (f"`{culprit['op']}` modified {what} in place (version {' -> '.join(str(v) for v in versions)}), "
                     f"but {node_name} had saved it" + (f" at {_where(save_at)}" if save_at else "")
                     + (f"; the backward at {_where(backward_at)} raised \"{ERROR}\"" if backward_at else ""))
-        record = {"k": "saved_write", "codes": [] if silent else [code], "code": code, "op": culprit["op"],
+        record: schema.SavedWrite = {"k": schema.SAVED_WRITE, "codes": [] if silent else [code], "code": code, "op": culprit["op"],
                   "saved_by": node_name, "tensor": tensor, "name": name, "text": text,
                   "versions": {"saved": packed.version, "now": now, "history": versions},
                   "silent": silent}
@@ -324,7 +327,7 @@ class SavedTracker:
                 if key in self.reported:
                     return None
                 self.reported.add(key)
-                record = {"k": "saved_write", "codes": ["LL402"], "code": "LL402", "op": write["op"],
+                record: schema.SavedWrite = {"k": schema.SAVED_WRITE, "codes": ["LL402"], "code": "LL402", "op": write["op"],
                           "tensor": f"{type_name} [{shape_text}]", "fallback": True,
                           "text": (f"`{write['op']}` modified a {type_name} [{shape_text}] to version {version}; "
                                    f"torch then raised \"{ERROR}\" (matched by shape and version: saved-tensor hooks "
@@ -372,7 +375,7 @@ def _chain(frame, limit: int = 40) -> list:
 def _plumbing(filename: str) -> bool:
     real = os.path.realpath(filename)
     return real == _THIS or real.endswith(os.path.join("torch", "overrides.py")) or \
-        real.endswith(os.path.join("leaflint", "probe", "monitor.py")) or filename.startswith("<")
+        real in frames.MONITOR_FILES or filename.startswith("<")
 
 
 def _short(filename: str) -> str:

@@ -1,0 +1,93 @@
+"""Where an event happened: the first frame inside the project, its span, and ``via`` (imports torch).
+
+Locations are 1-based (line, col, end line, end col), columns in characters, from the frame's
+current instruction (``co_positions``). Frames of torch's dispatch (``overrides.py``) and of
+the monitor itself are plumbing: never named as ``via``.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+
+import torch
+
+from leaflint.probe import state
+
+
+_OVERRIDES_FILE = os.path.realpath(torch.overrides.__file__)
+_HERE = os.path.dirname(os.path.realpath(__file__))
+# The monitor's own modules: their frames sit between the user's line and torch (plumbing).
+MONITOR_MODULES = ("monitor", "state", "frames", "describe", "inplace", "data_writes", "data_reads",
+                   "registration")
+MONITOR_FILES = frozenset(os.path.join(_HERE, name + ".py") for name in MONITOR_MODULES)
+
+
+def _span(frame) -> tuple[int, int, int, int]:
+    """1-based (line, col, end_line, end_col) in characters of the frame's instruction."""
+    code = frame.f_code
+    positions = state.STATE.positions.get(code)
+    if positions is None:
+        positions = list(code.co_positions())
+        state.STATE.positions[code] = positions
+    idx = frame.f_lasti // 2
+    line = frame.f_lineno or 0
+    if 0 <= idx < len(positions):
+        ln, eln, col, ecol = positions[idx]
+    else:
+        ln, eln, col, ecol = line, line, None, None
+    ln = ln or line
+    eln = eln or ln
+    filename = code.co_filename
+    return ln, _char_col(filename, ln, col, 1), eln, _char_col(filename, eln, ecol, None)
+
+
+def _char_col(filename: str, line: int, byte_col: int | None, default: int | None) -> int | None:
+    """co_positions columns are 0-based UTF-8 byte offsets; return 1-based characters."""
+    if byte_col is None:
+        return default
+    text = linecache.getline(filename, line)
+    if not text:
+        return byte_col + 1
+    raw = text.encode("utf-8")
+    return len(raw[:byte_col].decode("utf-8", "replace")) + 1
+
+
+def _frame_name(frame) -> str:
+    mod = frame.f_globals.get("__name__", "?")
+    qual = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
+    return f"{mod}.{qual}"
+
+
+def find_user_frame(frame, skip_codes=()):
+    """(project frame, realpath, via) walking outwards from ``frame``.
+
+    Frames of torch's dispatch plumbing (overrides.py) and of ``skip_codes`` are not
+    intermediaries; the first other non-project frame names ``via``.
+    """
+    project = state.STATE.project
+    via = None
+    while frame is not None:
+        code = frame.f_code
+        real = project.realpath(code.co_filename)
+        if real is not None:
+            return frame, real, via
+        fn = code.co_filename
+        if via is None and code not in skip_codes and not _is_plumbing(fn, code):
+            via = _frame_name(frame)
+        frame = frame.f_back
+    return None, None, via
+
+
+def _is_plumbing(filename: str, code) -> bool:
+    real = state.STATE.project._cache.get("__plumb__" + filename)
+    if real is None:
+        r = os.path.realpath(filename)
+        real = "y" if r == _OVERRIDES_FILE or r in MONITOR_FILES else "n"
+        state.STATE.project._cache["__plumb__" + filename] = real
+    return real == "y"
+
+
+def loc(frame, real: str) -> dict:
+    ln, col, eln, ecol = _span(frame)
+    return {"file": real, "line": ln, "col": col, "eline": eln, "ecol": ecol}
