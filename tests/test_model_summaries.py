@@ -175,3 +175,49 @@ def make(shape, flag):
     site = next(s for s in model.inplace if model.text(s.node) == "w.normal_()")
     leaf = model.site_leaf(site)
     assert leaf is not None and leaf.when == "flag"
+
+
+def test_returned_parameter_lists_carry_the_callers_module():
+    src = HEADER + """
+def named_state(m):
+    return list(m.named_parameters()) + list(m.named_buffers())
+
+def plain_list(m):
+    return list(m.parameters())
+
+def buffers(m):
+    return list(m.buffers())
+
+net = nn.Linear(2, 2)
+for name, t in named_state(net):
+    t.add_(1.0)
+for p in plain_list(m=net):
+    p.mul_(2.0)
+for b in buffers(net):
+    b.zero_()
+with torch.no_grad():
+    for p in plain_list(net):
+        p.sub_(1.0)
+"""
+    # the helpers give the caller the parameters of the module it passes (by position or name);
+    # a list of buffers is not a list of parameters, and no_grad still holds at the caller
+    assert leaf_sites(src) == {"t.add_(1.0)", "p.mul_(2.0)"}
+
+
+def test_requires_grad_on_a_copy_makes_a_leaf():
+    src = HEADER + """
+def fit(x, y):
+    a = x.detach().requires_grad_()
+    a += 1
+    b = x[0].clone().float().requires_grad_(True)
+    b.zero_()
+    c = x.clone()
+    c += 1
+    d = y.requires_grad_()
+    d += 1
+    e = x.detach()
+    e += 1
+"""
+    # a copy marked to require grad is a leaf; a plain copy, or an argument whose grad state is
+    # unknown (it may be a non-leaf, on which requires_grad_() does nothing), is not known to be one
+    assert leaf_sites(src) == {"a += 1", "b.zero_()"}

@@ -20,7 +20,7 @@ from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.judge import is_backward_call
 from leaflint.model.syntax import AUG_INPLACE, is_true, kwarg, names_in, positional
 from leaflint.model.values import (
-    Arg, Attr, DataOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, PlainTensor, SelfRef, Value, View,
+    Arg, Attr, DataOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, ParamIter, PlainTensor, SelfRef, Value, View,
 )
 
 
@@ -227,9 +227,13 @@ class Collector(Evaluator, cst.CSTVisitor):
     def visit_Yield(self, node: cst.Yield) -> None:
         self.func.returns.append(None)  # a generator: its calls return no tensor
 
-    def call_summary(self, name: str) -> Optional[Value]:
-        """A fresh leaf or a module, when every ``return`` of the called function (read earlier in
-        the file, and not being read now) gives the same one; otherwise unknown."""
+    def call_summary(self, name: str, call: Optional[cst.Call] = None) -> Optional[Value]:
+        """A fresh leaf, a module, or the parameters of an argument, when every ``return`` of the
+        called function (read earlier in the file, and not being read now) gives the same one;
+        otherwise unknown.
+
+        A function that returns its argument's parameters (``list(m.named_parameters())``) gives
+        its caller the parameters of what the caller passed."""
         callees = None
         for scope in reversed(self.funcs):
             if name in scope.nested:
@@ -239,7 +243,27 @@ class Collector(Evaluator, cst.CSTVisitor):
             callees = self.module_functions.get(name)
         if not callees or len(callees) != 1 or callees[0] in self.funcs:
             return None
-        return common_return(callees[0].returns)
+        value = common_return(callees[0].returns)
+        if isinstance(value, ParamIter) and isinstance(value.base, Arg):
+            if call is None:
+                return None
+            argument = self._argument_for(callees[0], call, value.base.name)
+            return ParamIter(self.value_of(argument) if argument is not None else None, named=value.named)
+        return value
+
+    @staticmethod
+    def _argument_for(callee: FuncInfo, call: cst.Call, param: str) -> Optional[cst.BaseExpression]:
+        """The expression a call passes for the callee's parameter ``param``, if it is plain to see."""
+        params = [p for p in callee.params if p != callee.self_name]
+        for position, arg in enumerate(call.args):
+            if arg.star:
+                return None
+            if arg.keyword is not None:
+                if arg.keyword.value == param:
+                    return arg.value
+            elif position < len(params) and params[position] == param:
+                return arg.value
+        return None
 
     def _isinstance_narrowing(self, test: cst.BaseExpression) -> dict[str, Value]:
         """``if isinstance(m, nn.Linear) [and ...]:`` binds ``m`` to a Linear in the body."""

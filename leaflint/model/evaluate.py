@@ -53,7 +53,7 @@ class Evaluator:
     def lookup(self, name: str) -> Optional[Value]:
         raise NotImplementedError
 
-    def call_summary(self, name: str) -> Optional[Value]:
+    def call_summary(self, name: str, call: Optional[cst.Call] = None) -> Optional[Value]:
         """What a call of the local function ``name`` returns, when its summary says."""
         raise NotImplementedError
 
@@ -123,6 +123,11 @@ class Evaluator:
             return self._call_value(node)
         if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
             operands = [node.left, node.right] if isinstance(node, cst.BinaryOperation) else [node.expression]
+            if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+                joined = [v for v in map(self.value_of, operands) if isinstance(v, ParamIter)]
+                if joined:  # ``list(m.parameters()) + list(m.buffers())``: a list that holds parameters
+                    bases = {v.base for v in joined}
+                    return ParamIter(bases.pop() if len(bases) == 1 else None, named=joined[0].named)
             for operand in operands:
                 if not unknown_root(self.value_of(operand)):
                     return PlainTensor()
@@ -164,12 +169,15 @@ class Evaluator:
                 flag = positional(node, 0) or (kwarg(node, "requires_grad") or cst.Arg(cst.Name("True"))).value
                 if is_true(flag) and isinstance(receiver, (PlainTensor, Fresh)):
                     return Fresh("requires_grad_()")
-                if is_true(flag) and receiver is None and self._is_torch_tensor_call(func.value):
+                if is_true(flag) and receiver is None and (
+                        self._is_torch_tensor_call(func.value) or self._is_tensor_copy(func.value)):
                     return Fresh("requires_grad_()")
                 if isinstance(receiver, ModuleInstance) and is_true(flag) is False:
                     return ModuleInstance(receiver.kind, receiver.inplace, frozen=True)
                 return None
-            if method in ("detach", "clone", "contiguous", "float", "double", "half", "bfloat16"):
+            if method == "detach":
+                return PlainTensor()  # whatever it detaches: a tensor that does not require grad
+            if method in api.TENSOR_COPY_METHODS:
                 known = not unknown_root(receiver) or self._is_torch_tensor_call(func.value)
                 return PlainTensor() if known else None
             qual = self.qualname(func)
@@ -188,7 +196,7 @@ class Evaluator:
                 if func.value in ("list", "tuple") and node.args:
                     inner = self.value_of(node.args[0].value)
                     return inner if isinstance(inner, ParamIter) else None
-                return self.call_summary(func.value)
+                return self.call_summary(func.value, node)
             tree = module_tree_factory(qual, func)
             if tree is not None:
                 return ModuleInstance(("tree", tree))
@@ -246,6 +254,16 @@ class Evaluator:
         if values and isinstance(values[0], ModuleInstance) and all(v == values[0] for v in values):
             return values[0]
         return None
+
+    @staticmethod
+    def _is_tensor_copy(node: cst.BaseExpression) -> bool:
+        """``x.clone()``, ``x[i].float()``, ...: a new tensor copied from ``x``.
+
+        Turning requires_grad on for it (``x.clone().requires_grad_()``) makes a leaf: on a copy
+        of a tensor that already required grad the call would do nothing, so code that makes it
+        says the copy did not."""
+        return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+            and node.func.attr.value in api.TENSOR_COPY_METHODS | {"detach"}
 
     def _is_torch_tensor_call(self, node: cst.BaseExpression) -> bool:
         if isinstance(node, cst.Call):

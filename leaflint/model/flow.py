@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from leaflint.model.imports import dotted
-from leaflint.model.values import Fresh, ModuleInstance, Value
+from leaflint.model.values import Fresh, ModuleInstance, ParamIter, Value
 
 # Exceptions whose handler catches what torch raises for these mistakes (TypeError for a tensor
 # over a Parameter slot, RuntimeError for an in-place write on a leaf).
@@ -101,11 +101,12 @@ def is_container(node: cst.BaseExpression) -> bool:
 
 
 def common_return(returns: list[Optional[Value]]) -> Optional[Value]:
-    """What a call gives when every ``return`` gives the same fresh leaf or module kind."""
+    """What a call gives when every ``return`` gives the same fresh leaf, module kind, or
+    collection of parameters."""
     if not returns:
         return None
     first = returns[0]
-    if not isinstance(first, (Fresh, ModuleInstance)):
+    if not isinstance(first, (Fresh, ModuleInstance, ParamIter)):
         return None
     if all(r == first for r in returns):
         return first

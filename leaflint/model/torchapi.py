@@ -77,6 +77,10 @@ VIEW_METHODS = frozenset({
 })
 VIEW_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
 
+# Tensor methods whose result is a copy of the receiver (or the receiver itself, when it already
+# has that dtype or layout): never a view that could share a leaf's storage.
+TENSOR_COPY_METHODS = frozenset({"clone", "contiguous", "float", "double", "half", "bfloat16"})
+
 # Methods ending in "_" that do not write the tensor's values.
 NOT_INPLACE_METHODS = frozenset({
     "requires_grad_", "share_memory_", "detach_", "retain_grad_", "record_stream_",

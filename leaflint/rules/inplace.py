@@ -46,7 +46,8 @@ def brief_target(model: SemanticModel, site: InplaceSite) -> str:
     leaf = model.leaf(site.target)
     what = "parameter" if leaf is not None and leaf.kind == "parameter" else "tensor"
     view = "view of a " if leaf is not None and leaf.view else ""
-    return f"`{short(model.text(site.target_node), 24)}` ({view}leaf {what})"
+    when = f" when `{short(leaf.when, 24)}` is true" if leaf is not None and leaf.when is not None else ""
+    return f"`{short(model.text(site.target_node), 24)}` ({view}leaf {what}{when})"
 
 
 def advice(model: SemanticModel, site: InplaceSite) -> str:
