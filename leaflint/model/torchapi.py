@@ -81,11 +81,10 @@ VIEW_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
 # has that dtype or layout): never a view that could share a leaf's storage.
 TENSOR_COPY_METHODS = frozenset({"clone", "contiguous", "float", "double", "half", "bfloat16"})
 
-# Methods ending in "_" that do not write the tensor's values.
-NOT_INPLACE_METHODS = frozenset({
-    "requires_grad_", "share_memory_", "detach_", "retain_grad_", "record_stream_",
-    "pin_memory_", "register_hook_",
-})
+# Methods of torch.Tensor ending in "_" that do not write the tensor's values (checked against
+# torch by tests/test_torchapi.py: retain_grad, record_stream, pin_memory and register_hook
+# have no trailing underscore, so they never looked in-place).
+NOT_INPLACE_METHODS = frozenset({"requires_grad_", "share_memory_", "detach_"})
 
 # torch.* / F.* functions ending in "_" that are not in-place on their first argument.
 NOT_INPLACE_FUNCTION_PREFIXES = ("torch.nn.init.", "torch.nn.utils.", "torch.cuda.",

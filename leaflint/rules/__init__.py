@@ -2,36 +2,20 @@
 
 Selection works from ``CATALOG`` (each rule's code, name and whether it is on by default), so
 that a run whose files all hit the cache never imports the rule modules (and libcst). The rule
-classes (``REGISTRY``, ``Rule``, ``Report``) are imported on first use; tests/test_rule_examples.py
-checks that the catalog and the classes agree."""
+classes are the one source: ``leaflint/rules/catalog.py`` is generated from them by
+tools/gen_rule_docs.py (with the README's rule table), and tests/test_rule_docs.py fails when
+either is stale. The rule classes (``REGISTRY``, ``Rule``, ``Report``) are imported on first use."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from leaflint.findings import DIAGNOSTIC_CODES, INTERNAL_ERROR, SYNTAX_ERROR, UNREADABLE
+from leaflint.rules.catalog import CATALOG  # code -> (name, on by default), generated from the rule classes
 
 if TYPE_CHECKING:
     from leaflint.rules.base import REGISTRY, Report, Rule  # noqa: F401
 
-# code -> (name, on by default)
-CATALOG: dict[str, tuple[str, bool]] = {
-    "LL101": ("inplace-method-on-leaf", True),
-    "LL102": ("augmented-assignment-on-leaf", True),
-    "LL103": ("item-assignment-on-leaf", True),
-    "LL104": ("out-argument-is-leaf", True),
-    "LL105": ("inplace-functional-on-leaf", True),
-    "LL106": ("foreach-inplace-on-leaves", True),
-    "LL201": ("data-write-in-graph-context", True),
-    "LL202": ("data-write-outside-no-grad", False),
-    "LL203": ("data-read-in-forward", True),
-    "LL301": ("parameter-replaced-in-forward", True),
-    "LL302": ("module-created-in-forward", True),
-    "LL303": ("tensor-assigned-to-parameter", True),
-    "LL401": ("saved-output-modified-in-place", False),
-    "LL402": ("saved-input-modified-in-place", False),
-    "LL403": ("optimizer-step-between-backwards", False),
-}
 DEFAULT_CODES = tuple(sorted(code for code, (_, default) in CATALOG.items() if default))
 
 
