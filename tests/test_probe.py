@@ -6,17 +6,17 @@ import json
 import os
 import re
 import subprocess
-import sys
-import textwrap
 import warnings
 
 import pytest
+from click.testing import CliRunner
+from probe_runs import Runs
 
 pytest.importorskip("torch")
 
 from leaflint.engine import check_paths  # noqa: E402
 from leaflint.probe import reconcile, runner, schema  # noqa: E402
-from leaflint.probe.cli import targets_of  # noqa: E402
+from leaflint.probe.cli import probe, targets_of  # noqa: E402
 from leaflint.rules import select_rules  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,16 +36,10 @@ for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.py"))):
 """
 
 
-def _probe_cli(args, cwd, timeout=180):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "leaflint.probe.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
-def fixture_run(tmp_path_factory):
-    """One probe run over every fixture (a driver runs each as __main__), static ALL."""
+def fixture_run(tmp_path_factory, small_runs):
+    """One probe run over every fixture (a driver runs each as __main__), static ALL. The small
+    programs' runs (``small_runs``) start first and go on meanwhile."""
     if not os.path.isdir(FIXTURES) or not any(n.endswith(".py") for n in os.listdir(FIXTURES)):
         pytest.skip("no fixtures")
     driver = tmp_path_factory.mktemp("driver") / "driver.py"
@@ -166,15 +160,74 @@ except RuntimeError as exc:
 '''
 
 
-def _write(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return path
+HIDDEN = """\
+    import torch
+    store = {"w": torch.randn(3, requires_grad=True)}
+    try:
+        store["w"].add_(1)
+    except RuntimeError:
+        pass
+"""
+
+HANG = """\
+    import sys
+    import time
+    import torch
+    w = torch.randn(3, requires_grad=True)
+    try:
+        w.sub_(1)
+    except RuntimeError:
+        pass
+    open(sys.argv[1], "w").close()
+    time.sleep(600)
+"""
+
+TWO = """\
+    import torch
+    w = torch.randn(3, requires_grad=True)
+    w.add_(1)
+    w.mul_(2)
+"""
+
+UNI = """\
+    import torch
+    é = torch.randn(3, requires_grad=True)
+    try:
+        x = "ééé"; é.add_(1)
+    except RuntimeError:
+        pass
+"""
 
 
-def test_script_verdicts_text_and_json(tmp_path):
-    _write(tmp_path, "prog.py", PROGRAM)
-    proc = _probe_cli(["prog.py"], cwd=tmp_path)
+@pytest.fixture(scope="module")
+def small_runs(tmp_path_factory):
+    """Every small program's probe runs, started together (tests/probe_runs.py)."""
+    runs = Runs(tmp_path_factory.mktemp("small"))
+    runs.add("prog_text", {"prog.py": PROGRAM}, ["prog.py"])
+    runs.add("prog_json", {"prog.py": PROGRAM}, ["--output-format", "json", "prog.py"])
+    runs.add("ok", {"ok.py": """\
+        import torch
+        w = torch.randn(3, requires_grad=True)
+        with torch.no_grad():
+            w.add_(1)
+    """}, ["ok.py"])
+    runs.add("hidden", {"hidden.py": HIDDEN}, ["--output-format", "json", "hidden.py"])
+    runs.add("crash", {"crash.py": """\
+        import torch
+        w = torch.randn(3, requires_grad=True)
+        w.add_(1)
+    """}, ["crash.py"])
+    # The clock starts at the ready file: torch's import time on a busy machine does not count.
+    runs.add("hang", {"hang.py": HANG}, ["--timeout", "1", "--ready-file", "{dir}/ready", "hang.py", "{dir}/ready"])
+    runs.add("two", {"two.py": TWO}, ["two.py"])
+    runs.add("two_keep_going", {"two.py": TWO}, ["--keep-going", "two.py"])
+    runs.add("uni", {"uni.py": UNI}, ["--output-format", "json", "uni.py"])
+    yield runs
+    runs.close()
+
+
+def test_script_verdicts_text_and_json(small_runs):
+    proc = small_runs["prog_text"]
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = proc.stdout
     assert "11:9: LL101 [refuted]" in out and "grad mode was off" in out
@@ -182,7 +235,7 @@ def test_script_verdicts_text_and_json(tmp_path):
     assert "21:5: LL101 [confirmed]" in out and "torch raised RuntimeError: a leaf Variable" in out
     assert "torch.compile disabled while probing" in out
     assert "exit status 0" in out
-    proc = _probe_cli(["--output-format", "json", "prog.py"], cwd=tmp_path)
+    proc = small_runs["prog_json"]
     data = json.loads(proc.stdout)  # the program's own stdout went to stderr
     verdicts = {(d["location"]["row"], d["code"]): d["verdict"] for d in data}
     assert verdicts == {(11, "LL101"): "refuted", (19, "LL101"): "not-reached", (21, "LL101"): "confirmed"}
@@ -191,25 +244,11 @@ def test_script_verdicts_text_and_json(tmp_path):
     assert "caught" in proc.stderr
 
 
-def test_clean_program_exits_zero_and_missed_exits_one(tmp_path):
-    _write(tmp_path, "ok.py", """\
-        import torch
-        w = torch.randn(3, requires_grad=True)
-        with torch.no_grad():
-            w.add_(1)
-    """)
-    proc = _probe_cli(["ok.py"], cwd=tmp_path)
+def test_clean_program_exits_zero_and_missed_exits_one(small_runs):
+    proc = small_runs["ok"]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # The static pass cannot see a leaf kept in a dict; the probe reports it as missed.
-    _write(tmp_path, "hidden.py", """\
-        import torch
-        store = {"w": torch.randn(3, requires_grad=True)}
-        try:
-            store["w"].add_(1)
-        except RuntimeError:
-            pass
-    """)
-    proc = _probe_cli(["--output-format", "json", "hidden.py"], cwd=tmp_path)
+    proc = small_runs["hidden"]
     assert proc.returncode == 1
     data = json.loads(proc.stdout)
     missed = [d for d in data if d["verdict"] == "missed"]
@@ -217,68 +256,36 @@ def test_clean_program_exits_zero_and_missed_exits_one(tmp_path):
     assert "a leaf Variable" in missed[0]["evidence"]
 
 
-def test_crash_and_timeout_keep_partial_results(tmp_path):
-    _write(tmp_path, "crash.py", """\
-        import torch
-        w = torch.randn(3, requires_grad=True)
-        w.add_(1)
-    """)
-    proc = _probe_cli(["crash.py"], cwd=tmp_path)
+def test_crash_and_timeout_keep_partial_results(small_runs):
+    proc = small_runs["crash"]
     assert proc.returncode == 1
     assert "exit status 1 (uncaught RuntimeError: a leaf Variable" in proc.stdout
     assert "3:1: LL101 [confirmed]" in proc.stdout
-    _write(tmp_path, "hang.py", """\
-        import sys
-        import time
-        import torch
-        w = torch.randn(3, requires_grad=True)
-        try:
-            w.sub_(1)
-        except RuntimeError:
-            pass
-        open(sys.argv[1], "w").close()
-        time.sleep(600)
-    """)
-    # The clock starts at the ready file: torch's import time on a busy machine does not count.
-    ready = str(tmp_path / "ready")
-    proc = _probe_cli(["--timeout", "1", "--ready-file", ready, "hang.py", ready], cwd=tmp_path)
+    proc = small_runs["hang"]
     assert proc.returncode == 124, proc.stdout + proc.stderr
     assert "timed out after" in proc.stdout
     assert "6:5: LL101 [confirmed]" in proc.stdout
 
 
-def test_keep_going_collects_every_finding(tmp_path):
-    _write(tmp_path, "two.py", """\
-        import torch
-        w = torch.randn(3, requires_grad=True)
-        w.add_(1)
-        w.mul_(2)
-    """)
-    proc = _probe_cli(["two.py"], cwd=tmp_path)
+def test_keep_going_collects_every_finding(small_runs):
+    proc = small_runs["two"]
     assert "3:1: LL101 [confirmed]" in proc.stdout and "4:1: LL101 [not-reached]" in proc.stdout
-    proc = _probe_cli(["--keep-going", "two.py"], cwd=tmp_path)
+    proc = small_runs["two_keep_going"]
     assert "exit status 0" in proc.stdout
     assert "3:1: LL101 [confirmed]" in proc.stdout and "4:1: LL101 [confirmed]" in proc.stdout
     assert "re-ran it under no_grad" in proc.stdout
 
 
-def test_usage_errors(tmp_path):
-    proc = _probe_cli([], cwd=tmp_path)
-    assert proc.returncode == 2
-    proc = _probe_cli(["--select", "LL9", "x.py"], cwd=tmp_path)
-    assert proc.returncode == 2
+def test_usage_errors(tmp_path, monkeypatch):
+    """Refused before any program runs: the CLI in process (no interpreter to start)."""
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(probe, []).exit_code == 2
+    result = CliRunner().invoke(probe, ["--select", "LL9", "x.py"])
+    assert result.exit_code == 2 and "static check failed" in result.stderr
 
 
-def test_columns_are_characters_not_bytes(tmp_path):
-    _write(tmp_path, "uni.py", """\
-        import torch
-        é = torch.randn(3, requires_grad=True)
-        try:
-            x = "ééé"; é.add_(1)
-        except RuntimeError:
-            pass
-    """)
-    proc = _probe_cli(["--output-format", "json", "uni.py"], cwd=tmp_path)
+def test_columns_are_characters_not_bytes(small_runs):
+    proc = small_runs["uni"]
     data = json.loads(proc.stdout)
     [d] = [d for d in data if d["location"]["row"] == 4]
     assert d["verdict"] == "confirmed"

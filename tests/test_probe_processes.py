@@ -10,11 +10,12 @@ import textwrap
 from importlib.metadata import entry_points
 
 import pytest
+from probe_runs import Runs
 
 pytest.importorskip("torch")
 
 from leaflint.engine import check_paths  # noqa: E402
-from leaflint.probe import reconcile, runner  # noqa: E402
+from leaflint.probe import reconcile, runner, schema  # noqa: E402
 from leaflint.probe.cli import targets_of  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,11 +26,6 @@ def _env():
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("PYTEST_ADDOPTS", None)
     return env
-
-
-def _probe_cli(args, cwd, timeout=180):
-    return subprocess.run([sys.executable, "-m", "leaflint.probe.cli", *args], cwd=cwd, env=_env(),
-                          capture_output=True, text=True, timeout=timeout)
 
 
 TEST_FILE = '''\
@@ -57,10 +53,27 @@ def _write(path, text):
     return path
 
 
-def test_dash_m_pytest(tmp_path):
-    _write(tmp_path / "test_train.py", TEST_FILE)
-    proc = _probe_cli(["--output-format", "json", "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                       "test_train.py"], cwd=tmp_path)
+@pytest.fixture(scope="module")
+def process_runs(tmp_path_factory):
+    """The runs below that start their own interpreters, started together (tests/probe_runs.py)."""
+    runs = Runs(tmp_path_factory.mktemp("processes"))
+    runs.add("dash_m_pytest", {"test_train.py": TEST_FILE},
+             ["--output-format", "json", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_train.py"])
+    runs.add_command("plugin", {"test_train.py": TEST_FILE},
+                     [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *_plugin_args(),
+                      "--leaflint-probe", "--leaflint-probe-output={dir}/report.json", "test_train.py"])
+    runs.add_command("plugin_inert", {"test_x.py": "def test_x():\n    assert True\n"},
+                     [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *_plugin_args(), "test_x.py"])
+    runs.add("torchrun", {"ddp.py": TORCHRUN},
+             ["--timeout", "150", "--output-format", "json", "-m", "torch.distributed.run", "--standalone",
+              "--nproc_per_node=2", "ddp.py"])
+    runs.add("threads", {"thr.py": THREADS}, ["--output-format", "json", "thr.py"])
+    yield runs
+    runs.close()
+
+
+def test_dash_m_pytest(process_runs):
+    proc = process_runs["dash_m_pytest"]
     assert proc.returncode == 1, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
     by_row = {d["location"]["row"]: d for d in data}
@@ -75,13 +88,9 @@ def _plugin_args():
     return [] if "leaflint" in names else ["-p", "leaflint.probe.pytest_plugin"]
 
 
-def test_pytest_plugin(tmp_path):
-    _write(tmp_path / "test_train.py", TEST_FILE)
-    out = tmp_path / "report.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *_plugin_args(), "--leaflint-probe",
-         f"--leaflint-probe-output={out}", "test_train.py"],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=180)
+def test_pytest_plugin(process_runs):
+    proc = process_runs["plugin"]
+    out = process_runs.base / "plugin" / "report.json"
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "leaflint probe" in proc.stdout and "[confirmed]" in proc.stdout
     data = json.loads(out.read_text())
@@ -90,10 +99,8 @@ def test_pytest_plugin(tmp_path):
     assert "test_train.py::test_sgd_step_without_no_grad" in hit["evidence"]
 
 
-def test_pytest_plugin_is_inert_without_flag(tmp_path):
-    _write(tmp_path / "test_x.py", "def test_x():\n    assert True\n")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *_plugin_args(),
-                           "test_x.py"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
+def test_pytest_plugin_is_inert_without_flag(process_runs):
+    proc = process_runs["plugin_inert"]
     assert proc.returncode == 0 and "leaflint probe" not in proc.stdout
     code = ("import sys, leaflint.probe.pytest_plugin; "
             "assert 'torch' not in sys.modules and 'libcst' not in sys.modules")
@@ -143,6 +150,7 @@ def test_dataloader_forked_workers(tmp_path):
     hits = [e for e in run.events if e.get("k") == "inplace" and e.get("codes")]
     assert len({e["pid"] for e in hits}) == 2, hits  # both forked workers reported
     assert len(procs) == 3  # the parent is monitored once it imports torch; each worker writes its own
+    assert not [problem for e in run.events for problem in schema.check(e)]  # forked writers too
     result = reconcile.reconcile(static.findings, run.events, run.coverage, cwd=str(tmp_path))
     [v] = [v for v in result.verdicts if v.finding.location.row == 14]
     assert v.verdict == "confirmed"
@@ -169,10 +177,8 @@ dist.destroy_process_group()
 '''
 
 
-def test_torchrun_two_ranks_one_report(tmp_path):
-    _write(tmp_path / "ddp.py", TORCHRUN)
-    proc = _probe_cli(["--timeout", "150", "--output-format", "json", "-m", "torch.distributed.run",
-                       "--standalone", "--nproc_per_node=2", "ddp.py"], cwd=tmp_path, timeout=200)
+def test_torchrun_two_ranks_one_report(process_runs):
+    proc = process_runs["torchrun"]
     assert proc.returncode == 1, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
     by_row = {d["location"]["row"]: d for d in data}
@@ -201,9 +207,8 @@ t.join()
 '''
 
 
-def test_threads_are_monitored(tmp_path):
-    _write(tmp_path / "thr.py", THREADS)
-    proc = _probe_cli(["--output-format", "json", "thr.py"], cwd=tmp_path)
+def test_threads_are_monitored(process_runs):
+    proc = process_runs["threads"]
     data = json.loads(proc.stdout)
     [d] = [d for d in data if d["location"]["row"] == 9]
     assert d["verdict"] == "confirmed" and "thread worker-1" in d["evidence"]

@@ -4,37 +4,46 @@ name, the version history; behaviour unchanged; `.data` aliases; torch.func; thr
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import textwrap
 
 import pytest
+from probe_runs import Runs
 
 pytest.importorskip("torch")
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROGRAMS: dict[str, str] = {}  # file name -> source, registered by @program next to its test
 
 
-def _probe(tmp_path, name: str, source: str, *args: str) -> tuple[subprocess.CompletedProcess, list]:
-    (tmp_path / name).write_text(textwrap.dedent(source), encoding="utf-8")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-m", "leaflint.probe.cli", "--output-format", "json", *(args if "--select" in args else ("--select", "LL1,LL201,LL203,LL3,LL4", *args)), name],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
-    try:
-        data = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        data = []
-    return proc, data
+def program(name: str, source: str):
+    """Register the program a test asserts on: ``saved_runs`` starts them all together."""
+    PROGRAMS[name] = source
+    return lambda test: test
+
+
+@pytest.fixture(scope="module")
+def saved_runs(tmp_path_factory):
+    """Every registered program under ``leaflint probe --output-format json`` with the LL4 rules
+    selected, started together (tests/probe_runs.py); ``saved_runs(name)`` is (process, report)."""
+    runs = Runs(tmp_path_factory.mktemp("saved"))
+    for name, source in PROGRAMS.items():
+        runs.add(name, {name: source}, ["--output-format", "json", "--select", "LL1,LL201,LL203,LL3,LL4", name])
+
+    def result(name: str) -> tuple[subprocess.CompletedProcess, list]:
+        proc = runs[name]
+        try:
+            return proc, json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            return proc, []
+
+    yield result
+    runs.close()
 
 
 def _by_code(data, code):
     return [d for d in data if d["code"] == code]
 
 
-def test_gan_step_names_parameter_write_save_and_backward(tmp_path):
-    proc, data = _probe(tmp_path, "gan.py", """\
+@program("gan.py", """\
         import torch
         import torch.nn as nn
         G = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
@@ -49,7 +58,9 @@ def test_gan_step_names_parameter_write_save_and_backward(tmp_path):
             loss_G.backward()
         except RuntimeError as exc:
             print("RAISED", exc)
-    """)
+""")
+def test_gan_step_names_parameter_write_save_and_backward(saved_runs):
+    proc, data = saved_runs("gan.py")
     assert "RAISED one of the variables needed for gradient computation" in proc.stderr, proc.stderr
     confirmed = [d for d in _by_code(data, "LL403") if d["verdict"] == "confirmed"]
     assert confirmed, (proc.stdout, proc.stderr)
@@ -59,8 +70,7 @@ def test_gan_step_names_parameter_write_save_and_backward(tmp_path):
     assert "version 1 -> 2" in evidence
 
 
-def test_error_still_raised_and_names_the_write(tmp_path):
-    proc, data = _probe(tmp_path, "out.py", """\
+@program("out.py", """\
         import torch
         x = torch.randn(3, requires_grad=True)
         y = torch.sigmoid(x)
@@ -71,7 +81,9 @@ def test_error_still_raised_and_names_the_write(tmp_path):
             print("RAISED", exc)
         else:
             print("NO ERROR")
-    """)
+""")
+def test_error_still_raised_and_names_the_write(saved_runs):
+    proc, data = saved_runs("out.py")
     # the program's own output goes to stderr when the report is JSON on stdout
     assert "NO ERROR" not in proc.stderr
     assert "RAISED one of the variables needed for gradient computation has been modified by an inplace " \
@@ -80,8 +92,7 @@ def test_error_still_raised_and_names_the_write(tmp_path):
     assert [(d["verdict"], d["location"]["row"]) for d in _by_code(data, "LL401")] == [("confirmed", 4)]
 
 
-def test_write_through_data_alias_is_reported_as_silent(tmp_path):
-    proc, data = _probe(tmp_path, "alias.py", """\
+@program("alias.py", """\
         import torch
         x = torch.randn(3, requires_grad=True)
         y = torch.sigmoid(x)
@@ -89,14 +100,15 @@ def test_write_through_data_alias_is_reported_as_silent(tmp_path):
         c.zero_()
         y.sum().backward()
         print("GRAD", x.grad.tolist())
-    """)
+""")
+def test_write_through_data_alias_is_reported_as_silent(saved_runs):
+    proc, data = saved_runs("alias.py")
     assert "GRAD [0.0, 0.0, 0.0]" in proc.stderr  # the silently wrong gradient, unchanged by the probe
     rows = [(d["code"], d["location"]["row"]) for d in data if d["verdict"] in ("missed", "confirmed")]
     assert ("LL201", 5) in rows, data
 
 
-def test_torch_func_runs_and_the_fallback_matches_the_message(tmp_path):
-    proc, data = _probe(tmp_path, "func.py", """\
+@program("func.py", """\
         import torch
         from torch.func import grad
 
@@ -110,15 +122,16 @@ def test_torch_func_runs_and_the_fallback_matches_the_message(tmp_path):
             grad(f)(torch.randn(3))
         except RuntimeError as exc:
             print("RAISED", "modified by an inplace operation" in str(exc))
-    """)
+""")
+def test_torch_func_runs_and_the_fallback_matches_the_message(saved_runs):
+    proc, data = saved_runs("func.py")
     assert "OK [1.0, 1.0]" in proc.stderr, proc.stderr  # torch.func runs under the probe
     assert "RAISED True" in proc.stderr
     fallback = [d for d in data if d["location"]["row"] == 6 and d["code"].startswith("LL4")]
     assert fallback and "matched by shape and version" in fallback[0]["evidence"]
 
 
-def test_look_alikes_give_no_event(tmp_path):
-    proc, data = _probe(tmp_path, "fine.py", """\
+@program("fine.py", """\
         import torch
         import torch.nn as nn
         model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
@@ -131,13 +144,14 @@ def test_look_alikes_give_no_event(tmp_path):
         y = torch.sigmoid(torch.randn(3, requires_grad=True)).clone()
         y.mul_(2)
         y.sum().backward()
-    """)
+""")
+def test_look_alikes_give_no_event(saved_runs):
+    proc, data = saved_runs("fine.py")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [d for d in data if d["code"].startswith("LL4")] == []
 
 
-def test_graphs_never_backpropagated_are_released(tmp_path):
-    proc, _ = _probe(tmp_path, "mem.py", """\
+@program("mem.py", """\
         import gc
         import torch
         import torch.nn as nn
@@ -148,14 +162,15 @@ def test_graphs_never_backpropagated_are_released(tmp_path):
         del out
         gc.collect()
         print("LIVE", len(monitor.saved_tracker().saved), len(monitor.saved_tracker().writes))
-    """)
+""")
+def test_graphs_never_backpropagated_are_released(saved_runs):
+    proc, _ = saved_runs("mem.py")
     live = [line for line in proc.stderr.splitlines() if line.startswith("LIVE")]
     assert live, proc.stdout + proc.stderr
     assert int(live[0].split()[1]) <= 4  # the parameters' storages at most, not one per graph
 
 
-def test_writes_in_a_thread_are_seen(tmp_path):
-    proc, data = _probe(tmp_path, "thread.py", """\
+@program("thread.py", """\
         import threading
         import torch
 
@@ -171,6 +186,8 @@ def test_writes_in_a_thread_are_seen(tmp_path):
         t = threading.Thread(target=work)
         t.start()
         t.join()
-    """)
+""")
+def test_writes_in_a_thread_are_seen(saved_runs):
+    proc, data = saved_runs("thread.py")
     rows = [(d["code"], d["location"]["row"], d["verdict"]) for d in data]
     assert ("LL401", 7, "confirmed") in rows, (rows, proc.stderr)
