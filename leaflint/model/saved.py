@@ -27,6 +27,7 @@ import libcst as cst
 
 from leaflint.model import torchapi as api
 from leaflint.model.imports import dotted
+from leaflint.model.syntax import index_kind
 from leaflint.model.walk import children
 from leaflint.model.saved_calls import CallEffects
 from leaflint.model.saved_table import TABLE_PATH, SavedTable, load_table
@@ -166,6 +167,11 @@ class _Function(CallEffects):
                stmt: cst.CSTNode, state: State, grad: Grad) -> None:
         if isinstance(target, cst.Subscript):
             base = self.expr(target.value, state, grad, stmt)
+            kind = index_kind(target)
+            if kind == "key":
+                return  # ``d["name"] = v``: an item of a mapping
+            if isinstance(base, Tensor) and kind == "tensor":
+                base = replace(base, known=True)
             if isinstance(base, Tensor):
                 self.write(base, Write(stmt, target.value, "setitem", "[...] =", self.loop_depth > 0, stmt), state)
                 self.rebind_written(target.value, base, value, state, grad)
@@ -196,6 +202,8 @@ class _Function(CallEffects):
     def write(self, target: Tensor, write: Write, state: State) -> None:
         if not target.versioned:
             return  # a .data alias: LL2's business (no version bump, no error)
+        if not target.known and target.root not in state.tensors:
+            return  # maybe a dict or a list (``inputs[key] = v``): not known to be a tensor
         for save in state.live.values():
             if related(save.root, target.root) and (save, write) not in state.hits:
                 state.hits.append((save, write))
@@ -239,7 +247,7 @@ class _Function(CallEffects):
                 if isinstance(element.slice, cst.Index):
                     self.expr(element.slice.value, state, grad, stmt)
             if isinstance(base, Tensor):
-                return base  # basic indexing is a view; advanced indexing saves nothing we track
+                return self.index(node, base)
             return None
         if isinstance(node, cst.Call):
             return self.call(node, state, grad, stmt)
@@ -266,6 +274,22 @@ class _Function(CallEffects):
             self.expr(node.left, state, grad, stmt)
             self.expr(node.right, state, grad, stmt)
         return None
+
+    def index(self, node: cst.Subscript, base: Tensor) -> Optional[Tensor]:
+        """``base[...]``: a view of a tensor (basic indexing), a copy (advanced indexing), or, when
+        ``base`` may be a container, an element with its own storage (or no tensor at all)."""
+        kind = index_kind(node)
+        if kind == "key":  # ``d["name"]``: base is a mapping; the item is a value of its own, of unknown kind
+            return replace(base, root=f"t{next(ids)}", param=False, known=False)
+        if base.known:
+            return base if kind in ("tensor", "basic") else replace(base, root=f"t{next(ids)}", param=False)
+        if kind == "tensor":
+            return replace(base, known=True)  # ``h[:, t]``, ``x[None]``: only a tensor is indexed so
+        if kind == "basic":
+            # ``xs[i]``: a row of a tensor (a view: a write to ``xs`` reaches it, once ``xs`` is
+            # known to be a tensor) or an element of a list (a value of its own, of unknown kind)
+            return replace(base, root=f"{base.root}.[]", param=False)
+        return replace(base, root=f"t{next(ids)}", param=False)
 
     def attribute(self, node: cst.Attribute, state: State, grad: Grad, stmt: cst.CSTNode) -> Optional[Value]:
         path = dotted(node)
@@ -308,7 +332,7 @@ class _Function(CallEffects):
         tensors = [i for i in inputs if isinstance(i, Tensor)]
         graph = frozenset().union(*(t.graph for t in tensors)) if tensors else frozenset()
         rg, srcs = flow(tensors, grad)
-        return Tensor(rg, f"t{next(ids)}", graph, srcs=srcs)
+        return Tensor(rg, f"t{next(ids)}", graph, srcs=srcs, known=False)  # it may be a dict, a list
 
     # ---------------------------------------------------------------- helpers
     def _item(self, items: Optional[Value]) -> Optional[Value]:
@@ -378,11 +402,12 @@ def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list
             name = param.name.value
             if name == info.self_name:
                 continue
-            annotation = param.annotation.annotation if param.annotation is not None else None
-            if annotation is not None and model.imports.qualname(annotation) in api.PARAMETER:
+            kind = annotation_kind(model, param.annotation.annotation if param.annotation is not None else None)
+            if kind == "parameter":
                 state.env[name] = Tensor(True, f"arg:{name}", param=True)
-            else:
-                state.env[name] = Tensor(None, f"arg:{name}", srcs=frozenset({f"arg:{name}"}))
+            elif kind != "other":
+                state.env[name] = Tensor(None, f"arg:{name}", srcs=frozenset({f"arg:{name}"}),
+                                         known=kind == "tensor")
         runner.run(_body(info.node.body), state)
         runner.finish(state)
         hits.extend(runner.found)
@@ -394,6 +419,50 @@ def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list
             seen.add(key)
             unique.append(hit)
     return unique
+
+
+# Annotations that say an argument is not a tensor: containers, strings, numbers, callables.
+NOT_TENSOR_ANNOTATIONS = frozenset({
+    "dict", "Dict", "Mapping", "MutableMapping", "OrderedDict", "DefaultDict", "defaultdict", "TypedDict",
+    "list", "List", "Sequence", "MutableSequence", "tuple", "Tuple", "set", "Set", "FrozenSet", "frozenset",
+    "Iterable", "Iterator", "Collection", "str", "bytes", "int", "float", "bool", "complex", "Callable",
+    "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Module", "Namespace", "DictConfig",
+})
+
+
+def annotation_kind(model: SemanticModel, annotation: Optional[cst.BaseExpression]) -> Optional[str]:
+    """``"parameter"``, ``"tensor"``, ``"other"`` (a container, a string, a number) or None (unknown)."""
+    if annotation is None:
+        return None
+    if isinstance(annotation, cst.SimpleString):  # a string annotation: its last dotted word
+        text = annotation.value.strip("'\"")
+        head = text.split("[", 1)[0].strip()
+        word = head.rsplit(".", 1)[-1]
+        if word in ("Parameter",):
+            return "parameter"
+        if word == "Tensor":
+            return "tensor"
+        return "other" if word in NOT_TENSOR_ANNOTATIONS else None
+    if isinstance(annotation, cst.Subscript):
+        outer = dotted(annotation.value) or ""
+        if outer.rsplit(".", 1)[-1] == "Optional" and len(annotation.slice) == 1 \
+                and isinstance(annotation.slice[0].slice, cst.Index):
+            return annotation_kind(model, annotation.slice[0].slice.value)
+        annotation = annotation.value
+    if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+        left, right = annotation_kind(model, annotation.left), annotation_kind(model, annotation.right)
+        if isinstance(annotation.right, cst.Name) and annotation.right.value == "None":
+            return left
+        return left if left == right else None
+    qual = model.imports.qualname(annotation) or ""
+    if qual in api.PARAMETER:
+        return "parameter"
+    if qual in ("torch.Tensor", "torch.FloatTensor", "torch.LongTensor", "torch.tensor"):
+        return "tensor"
+    name = (dotted(annotation) or "").rsplit(".", 1)[-1]
+    if name == "Tensor" and not qual:
+        return "tensor"
+    return "other" if name in NOT_TENSOR_ANNOTATIONS else None
 
 
 def _steps(node: cst.CSTNode) -> bool:

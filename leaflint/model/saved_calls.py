@@ -148,8 +148,10 @@ class CallEffects:
             if method in ("item", "tolist", "numpy", "size", "dim", "numel"):
                 return None
             rg, srcs = flow([receiver], grad)
-            return Tensor(rg, f"t{next(ids)}", receiver.graph, srcs=srcs)
+            return Tensor(rg, f"t{next(ids)}", receiver.graph, srcs=srcs, known=receiver.known)
         if method.endswith("_") and not method.startswith("_") and method not in NOT_WRITES:
+            # torch's in-place convention: no dict, list or str has a method ending in ``_``
+            receiver = replace(receiver, known=True)
             self.write(receiver, Write(node, func.value, "method", method, self.loop_depth > 0, stmt), state)
             result = self.apply(method[:-1], node, [(receiver, func.value)] + list(args), kwargs, grad, state,
                                 result_root=receiver.root)
@@ -261,7 +263,7 @@ class CallEffects:
         tensors = [i for i in inputs if isinstance(i, Tensor)]
         graph = frozenset().union(*(t.graph for t in tensors)) if tensors else frozenset()
         if grad is not Grad.ON:
-            return Tensor(False, f"t{next(ids)}", frozenset())
+            return Tensor(False, f"t{next(ids)}", frozenset(), known=False)
         in_rg, srcs = flow(tensors, grad)
         rg = True if module.trainable and module.param_layers else in_rg
         if module.trainable and module.param_layers and (in_rg is True or module.param_layers >= 2):
@@ -270,13 +272,15 @@ class CallEffects:
             state.live[save.id] = save
             graph = graph | {save.id}
         root = f"t{next(ids)}"
+        known = False  # a module of this file may return anything (a dict of outputs, a tuple)
         if module.last_op is not None and self.table.saves_output(module.last_op) and rg is not False:
+            known = True
             # the container's output is its last layer's, which that layer saved for its backward
             save = Save(next(ids), root, "output", module.last_op, node, self.model.text(node),
                         srcs if rg is None else frozenset())
             state.live[save.id] = save
             graph = graph | {save.id}
-        return Tensor(rg, root, graph, srcs=srcs if rg is None else frozenset())
+        return Tensor(rg, root, graph, srcs=srcs if rg is None else frozenset(), known=known)
 
     def apply(self, name: str, node: cst.CSTNode, args: list, kwargs: dict, grad: Grad, state: State,
               result_root: Optional[str] = None, by_name: bool = False) -> Tensor:
@@ -313,9 +317,15 @@ class CallEffects:
         graph = frozenset().union(*(t.graph for t in tensors)) if tensors else frozenset()
         rg, srcs = flow(tensors, grad)
         root = result_root or f"t{next(ids)}"
-        if rg is False or resolved is None:
-            return Tensor(rg, root, graph, srcs=srcs)
+        if resolved is None:
+            return Tensor(rg, root, graph, srcs=srcs, known=composite is not None or bool(self.table.overloads(op_name)))
         overload = resolved[1]
+        for arg_name in overload.args:  # the op took these as tensors: they are tensors
+            value = named.get(arg_name, (None, None))[0]
+            if isinstance(value, Tensor):
+                state.tensors.add(value.root)
+        if rg is False:
+            return Tensor(rg, root, graph, srcs=srcs)
         saves = []
         for arg_name, condition in overload.saves_inputs.items():
             value, value_node = named.get(arg_name, (None, None))
