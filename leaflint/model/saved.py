@@ -51,8 +51,6 @@ class _Function(CallEffects):
         self.info = info
         self.globals_env = globals_env
         self.found: list[Hit] = []
-        self.returned: frozenset = frozenset()
-        self.returned_value: Optional[Tensor] = None
         self.loop_depth = 0
 
     # ---------------------------------------------------------------- entry
@@ -63,6 +61,8 @@ class _Function(CallEffects):
 
     def block(self, body: Iterable[cst.CSTNode], state: State, grad: Grad) -> Grad:
         for stmt in body:
+            if state.dead:
+                break
             grad = self.statement(stmt, state, grad)
         return grad
 
@@ -114,7 +114,7 @@ class _Function(CallEffects):
                 state.merge(other)
             if stmt.orelse is not None:
                 self.block(_body(stmt.orelse.body), state, grad)
-            if stmt.finalbody is not None:
+            if stmt.finalbody is not None and not state.dead:
                 self.block(_body(stmt.finalbody.body), state, grad)
         return grad
 
@@ -148,8 +148,10 @@ class _Function(CallEffects):
                 parts = [self.expr(e.value, state, grad, stmt) for e in small.value.elements]
             for sub in parts:
                 if isinstance(sub, Tensor):
-                    self.returned |= sub.graph
-                    self.returned_value = sub if self.returned_value is None else join(self.returned_value, sub)
+                    self.returned(sub, state)
+            state.dead = True  # the statements after it (on this path) do not run
+        elif isinstance(small, cst.Return) or isinstance(small, cst.Raise):
+            state.dead = True
         return grad
 
     # ---------------------------------------------------------------- binding and writing
@@ -225,12 +227,12 @@ class _Function(CallEffects):
             state.live.pop(sid, None)
         state.hits = [(s, w) for s, w in state.hits if s.id in state.live]
 
-    def finish(self, state: State) -> None:
-        """In forward of a module: hits whose save reaches the returned value."""
+    def returned(self, value: Tensor, state: State) -> None:
+        """In forward of a module: the hits on this path whose save reaches the returned value."""
         if not self.info.in_forward:
             return
         for save, write in state.hits:
-            if save.id in self.returned and certain(save, self.returned_value):
+            if save.id in value.graph and certain(save, value):
                 self.found.append(Hit(save, write, None, self.info))
 
     # ---------------------------------------------------------------- expressions
@@ -243,17 +245,20 @@ class _Function(CallEffects):
             return self.attribute(node, state, grad, stmt)
         if isinstance(node, cst.Subscript):
             base = self.expr(node.value, state, grad, stmt)
+            tensor_index = False
             for element in node.slice:
                 if isinstance(element.slice, cst.Index):
-                    self.expr(element.slice.value, state, grad, stmt)
+                    tensor_index |= isinstance(self.expr(element.slice.value, state, grad, stmt), Tensor)
             if isinstance(base, Tensor):
-                return self.index(node, base)
+                return self.index(node, base, tensor_index)
             return None
         if isinstance(node, cst.Call):
             return self.call(node, state, grad, stmt)
         if isinstance(node, cst.BinaryOperation):
             left = self.expr(node.left, state, grad, stmt)
             right = self.expr(node.right, state, grad, stmt)
+            if not isinstance(left, Tensor) and not isinstance(right, Tensor):
+                return None  # ``t - 1``: arithmetic on numbers
             op = self.table.operators.get(type(node.operator).__name__)
             if op is None:
                 return self.unknown_op([left, right], grad)
@@ -275,10 +280,11 @@ class _Function(CallEffects):
             self.expr(node.right, state, grad, stmt)
         return None
 
-    def index(self, node: cst.Subscript, base: Tensor) -> Optional[Tensor]:
-        """``base[...]``: a view of a tensor (basic indexing), a copy (advanced indexing), or, when
-        ``base`` may be a container, an element with its own storage (or no tensor at all)."""
-        kind = index_kind(node)
+    def index(self, node: cst.Subscript, base: Tensor, tensor_index: bool = False) -> Optional[Tensor]:
+        """``base[...]``: a view of a tensor (basic indexing), a copy (advanced indexing: a mask or
+        an index tensor, ``x[mask]``), or, when ``base`` may be a container, an element with its
+        own storage."""
+        kind = "advanced" if tensor_index else index_kind(node)
         if kind == "key":  # ``d["name"]``: base is a mapping; the item is a value of its own, of unknown kind
             return replace(base, root=f"t{next(ids)}", param=False, known=False)
         if base.known:
@@ -409,7 +415,6 @@ def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list
                 state.env[name] = Tensor(None, f"arg:{name}", srcs=frozenset({f"arg:{name}"}),
                                          known=kind == "tensor")
         runner.run(_body(info.node.body), state)
-        runner.finish(state)
         hits.extend(runner.found)
     seen: set = set()
     unique = []

@@ -331,6 +331,10 @@ class CallEffects:
             value, value_node = named.get(arg_name, (None, None))
             if not isinstance(value, Tensor) or not value.versioned:
                 continue
+            if result_root is not None and value.root == result_root:
+                # an in-place op keeps the original of the tensor it overwrites (measured:
+                # ``x.mul_(w).add_(b)``, ``x.pow_(2).mul_(c)``, ``x.clamp_(0, 6).div_(6)`` backpropagate)
+                continue
             cond = srcs
             if condition is not None:
                 needed = [named.get(c, (None, None))[0] for c in condition]

@@ -93,11 +93,20 @@ class State:
     hits: list = field(default_factory=list)        # (Save, Write)
     retained: set = field(default_factory=set)      # save ids kept by retain_graph=True
     tensors: set = field(default_factory=set)       # roots a table op took as a tensor argument
+    dead: bool = False                              # the path returned (or raised)
 
     def copy(self) -> "State":
-        return State(dict(self.env), dict(self.live), list(self.hits), set(self.retained), set(self.tensors))
+        return State(dict(self.env), dict(self.live), list(self.hits), set(self.retained), set(self.tensors),
+                     self.dead)
 
     def merge(self, other: "State") -> None:
+        """Join another path into this one; a path that returned does not reach the join."""
+        if other.dead:
+            return
+        if self.dead:
+            self.env, self.live, self.hits = dict(other.env), dict(other.live), list(other.hits)
+            self.retained, self.tensors, self.dead = set(other.retained), set(other.tensors), False
+            return
         for name in set(self.env) | set(other.env):
             a, b = self.env.get(name), other.env.get(name)
             if a != b:

@@ -126,7 +126,7 @@ def _basic_element(sl: cst.BaseSlice) -> bool:
 
 
 def _int_like(value: cst.BaseExpression) -> bool:
-    if isinstance(value, cst.UnaryOperation):
-        value = value.expression
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, (cst.Minus, cst.Plus)):
+        value = value.expression  # ``-1``; not ``~mask``
     return isinstance(value, (cst.Integer, cst.Name, cst.Attribute)) and not (
         isinstance(value, cst.Name) and value.value in ("None", "True", "False"))
