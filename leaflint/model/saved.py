@@ -155,14 +155,18 @@ class _Function(CallEffects):
         return grad
 
     # ---------------------------------------------------------------- binding and writing
-    def bind(self, target: cst.BaseExpression, value: Optional[Value], state: State) -> None:
+    def bind(self, target: cst.BaseExpression, value: Optional[Value], state: State,
+             value_node: Optional[cst.BaseExpression] = None) -> None:
         if isinstance(target, cst.Name):
             state.env[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
+            indices = len(target.elements) == 2 and _op_name(value_node) in api.VALUES_INDICES_OPS
+            for i, element in enumerate(target.elements):
                 item = value if isinstance(value, Tensor) else None
                 if isinstance(item, Tensor):
                     item = replace(item, root=f"t{next(ids)}", param=False)
+                    if indices and i == 1:  # ``values, indices = x.topk(k)``: indices carry no graph
+                        item = Tensor(False, item.root)
                 self.bind(element.value, item, state)
 
     def assign(self, target: cst.BaseExpression, value: Optional[Value], value_node: cst.BaseExpression,
@@ -183,7 +187,7 @@ class _Function(CallEffects):
             if path is not None and path.startswith("self.") and isinstance(value, (Tensor, Module)):
                 state.env[path] = value
             return
-        self.bind(target, value, state)
+        self.bind(target, value, state, value_node)
 
     def rebind_written(self, target_node: cst.BaseExpression, target: Tensor, value: Optional[Value],
                        state: State, grad: Grad) -> None:
@@ -232,7 +236,7 @@ class _Function(CallEffects):
         if not self.info.in_forward:
             return
         for save, write in state.hits:
-            if save.id in value.graph and certain(save, value):
+            if save.id in value.graph and not save.cond:
                 self.found.append(Hit(save, write, None, self.info))
 
     # ---------------------------------------------------------------- expressions
@@ -364,6 +368,17 @@ class _Function(CallEffects):
 
     def _is_set_grad_enabled(self, call: cst.Call) -> bool:
         return (self.model.imports.qualname(call.func) or "") in api.SET_GRAD_ENABLED
+
+
+def _op_name(node: Optional[cst.BaseExpression]) -> Optional[str]:
+    """``topk`` for ``x.topk(k)`` and ``torch.topk(x, k)``."""
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            return func.attr.value
+        if isinstance(func, cst.Name):
+            return func.value
+    return None
 
 
 def _body(block: cst.BaseSuite) -> list:

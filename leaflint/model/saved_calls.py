@@ -164,7 +164,7 @@ class CallEffects:
             if grad is not Grad.ON:
                 base = replace(base, rg=False if not base.param else base.rg)
             return base
-        if self.table.has_method(method) or method in self.table.composites:
+        if method in api.INDEX_RESULT_OPS or self.table.has_method(method) or method in self.table.composites:
             return self.apply(method, node, [(receiver, func.value)] + list(args), kwargs, grad, state)
         return self.unknown_op([receiver] + [v for v, _ in args], grad)
 
@@ -285,6 +285,11 @@ class CallEffects:
     def apply(self, name: str, node: cst.CSTNode, args: list, kwargs: dict, grad: Grad, state: State,
               result_root: Optional[str] = None, by_name: bool = False) -> Tensor:
         """Apply op ``name``: record the saves the table promises for the known requires-grad facts."""
+        if name in api.INDEX_RESULT_OPS:
+            for value, _ in list(args) + list(kwargs.values()):
+                if isinstance(value, Tensor):
+                    state.tensors.add(value.root)
+            return Tensor(False, result_root or f"t{next(ids)}")  # indices, masks: no graph
         composite = self.table.composites.get(name)
         op_name = name
         named: dict[str, tuple] = {}
@@ -300,7 +305,7 @@ class CallEffects:
         resolved = None
         if not named or by_name:
             flags = [isinstance(v, Tensor) if v is not None or not is_literal(n) else False for v, n in args]
-            resolved = self.table.resolve(op_name, flags) if not by_name else None
+            resolved = self.table.resolve(op_name, flags, set(kwargs)) if not by_name else None
             if resolved is None and by_name:
                 found = self.table.overloads(op_name)
                 resolved = found[0] if found else None
