@@ -128,7 +128,20 @@ class _Function(CallEffects):
             self.assign(small.target, value, small.value, stmt, state, grad)
         elif isinstance(small, cst.AugAssign):
             value = self.expr(small.value, state, grad, stmt)
-            target = self.expr(small.target, state, grad, stmt)
+            if isinstance(small.target, cst.Subscript):
+                # ``x[i] += v`` writes into ``x`` whatever the index (a mask too); ``d["k"] += v``
+                # rebinds an item of a mapping
+                target = self.expr(small.target.value, state, grad, stmt)
+                kind = index_kind(small.target)
+                for element in small.target.slice:
+                    if isinstance(element.slice, cst.Index):
+                        self.expr(element.slice.value, state, grad, stmt)
+                if kind == "key":
+                    target = None
+                elif isinstance(target, Tensor) and kind == "tensor":
+                    target = replace(target, known=True)
+            else:
+                target = self.expr(small.target, state, grad, stmt)
             op = type(small.operator).__name__
             if isinstance(target, Tensor) and op != "MatrixMultiplyAssign":
                 detail = cst.Module([]).code_for_node(small.operator).strip()
