@@ -10,8 +10,10 @@ Two parts, both torch-free:
   holds). A call whose table entry saves an argument (or its result) records a *save* on that
   storage; an in-place write to a storage with live saves records a *hit*; a ``backward()``
   over a graph that holds the save turns the hit into a finding (and frees the graph unless
-  ``retain_graph=True``). In ``forward`` of an ``nn.Module``, a hit whose save reaches the
-  returned value is a finding too: the module's output is what gets backpropagated.
+  ``retain_graph=True``). In ``forward`` of an ``nn.Module``, a hit whose save reaches a
+  returned value is a finding too, when the saved value requires grad for certain (from a
+  Parameter): the module's output is what gets backpropagated, but a value computed only from
+  the method's own arguments (token ids, lengths, a kernel from a float) need not require grad.
 
 Unknown answers give no finding (precision first): a save counts only when the table says it
 happens for requires-grad facts the analysis knows; a write only on a value it tracks.
