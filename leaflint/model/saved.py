@@ -147,8 +147,10 @@ class _Function(CallEffects):
             op = type(small.operator).__name__
             if isinstance(target, Tensor) and op != "MatrixMultiplyAssign":
                 detail = cst.Module([]).code_for_node(small.operator).strip()
-                kind = "setitem" if isinstance(small.target, cst.Subscript) else "augassign"
-                self.write(target, Write(small, small.target, kind, detail, self.loop_depth > 0, stmt), state)
+                subscript = isinstance(small.target, cst.Subscript)
+                written = small.target.value if subscript else small.target
+                kind = "setitem" if subscript else "augassign"
+                self.write(target, Write(small, written, kind, detail, self.loop_depth > 0, stmt), state)
                 self.rebind_written(small.target, target, value, state, grad)
         elif isinstance(small, cst.Expr):
             call = small.value
