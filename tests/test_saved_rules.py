@@ -172,3 +172,45 @@ def test_a_module_that_contains_itself_does_not_recurse():
                 h.mul_(2)
                 return h
     """) == [(10, "LL401")]
+
+
+@pytest.mark.parametrize("index,kind", [
+    ('d["x"]', "key"), ("h[:, t]", "tensor"), ("x[None]", "tensor"), ("x[..., 0]", "tensor"),
+    ("xs[i]", "basic"), ("xs[1:]", "basic"), ("h[t - 1]", "basic"), ("x[-1]", "basic"),
+    ("x[~mask]", "advanced"), ("x[idx == 0]", "advanced"), ("x[[0, 2]]", "advanced"),
+])
+def test_index_kind(index, kind):
+    import libcst as cst
+
+    from leaflint.model.syntax import index_kind
+
+    assert index_kind(cst.parse_expression(index)) == kind
+
+
+@pytest.mark.parametrize("annotation,kind", [
+    ("dict", "other"), ("Dict[str, Tensor]", "other"), ("Optional[dict]", "other"), ("list", "other"),
+    ("str", "other"), ("torch.Tensor", "tensor"), ("Tensor", "tensor"), ("Optional[torch.Tensor]", "tensor"),
+    ("torch.Tensor | None", "tensor"), ('"torch.Tensor"', "tensor"), ("nn.Parameter", "parameter"),
+    ("SomethingElse", None),
+])
+def test_annotation_kind(annotation, kind):
+    import libcst as cst
+
+    from leaflint.model import build_model
+    from leaflint.model.saved import annotation_kind
+
+    model = build_model(cst.parse_module("import torch\nimport torch.nn as nn\nfrom torch import Tensor\n"))
+    assert annotation_kind(model, cst.parse_expression(annotation)) == kind
+
+
+def test_an_argument_annotated_as_a_container_is_not_a_tensor():
+    # `feats` is a dict: the item assignment rebinds a slot; the saved tensor is intact
+    assert _rows("""\
+        import torch
+        from typing import Dict
+        def f(feats: Dict[str, torch.Tensor], w: torch.nn.Parameter):
+            h = feats["h"]
+            y = h * w
+            feats["h"] = y
+            y.sum().backward()
+    """) == []

@@ -10,8 +10,10 @@ Two parts, both torch-free:
   holds). A call whose table entry saves an argument (or its result) records a *save* on that
   storage; an in-place write to a storage with live saves records a *hit*; a ``backward()``
   over a graph that holds the save turns the hit into a finding (and frees the graph unless
-  ``retain_graph=True``). In ``forward`` of an ``nn.Module``, a hit whose save reaches the
-  returned value is a finding too: the module's output is what gets backpropagated.
+  ``retain_graph=True``). In ``forward`` of an ``nn.Module``, a hit whose save reaches a
+  returned value is a finding too, when the saved value requires grad for certain (from a
+  Parameter): the module's output is what gets backpropagated, but a value computed only from
+  the method's own arguments (token ids, lengths, a kernel from a float) need not require grad.
 
 Unknown answers give no finding (precision first): a save counts only when the table says it
 happens for requires-grad facts the analysis knows; a write only on a value it tracks.
@@ -27,6 +29,7 @@ import libcst as cst
 
 from leaflint.model import torchapi as api
 from leaflint.model.imports import dotted
+from leaflint.model.syntax import index_kind
 from leaflint.model.walk import children
 from leaflint.model.saved_calls import CallEffects
 from leaflint.model.saved_table import TABLE_PATH, SavedTable, load_table
@@ -50,8 +53,6 @@ class _Function(CallEffects):
         self.info = info
         self.globals_env = globals_env
         self.found: list[Hit] = []
-        self.returned: frozenset = frozenset()
-        self.returned_value: Optional[Tensor] = None
         self.loop_depth = 0
 
     # ---------------------------------------------------------------- entry
@@ -62,6 +63,8 @@ class _Function(CallEffects):
 
     def block(self, body: Iterable[cst.CSTNode], state: State, grad: Grad) -> Grad:
         for stmt in body:
+            if state.dead:
+                break
             grad = self.statement(stmt, state, grad)
         return grad
 
@@ -113,7 +116,7 @@ class _Function(CallEffects):
                 state.merge(other)
             if stmt.orelse is not None:
                 self.block(_body(stmt.orelse.body), state, grad)
-            if stmt.finalbody is not None:
+            if stmt.finalbody is not None and not state.dead:
                 self.block(_body(stmt.finalbody.body), state, grad)
         return grad
 
@@ -127,12 +130,27 @@ class _Function(CallEffects):
             self.assign(small.target, value, small.value, stmt, state, grad)
         elif isinstance(small, cst.AugAssign):
             value = self.expr(small.value, state, grad, stmt)
-            target = self.expr(small.target, state, grad, stmt)
+            if isinstance(small.target, cst.Subscript):
+                # ``x[i] += v`` writes into ``x`` whatever the index (a mask too); ``d["k"] += v``
+                # rebinds an item of a mapping
+                target = self.expr(small.target.value, state, grad, stmt)
+                kind = index_kind(small.target)
+                for element in small.target.slice:
+                    if isinstance(element.slice, cst.Index):
+                        self.expr(element.slice.value, state, grad, stmt)
+                if kind == "key":
+                    target = None
+                elif isinstance(target, Tensor) and kind == "tensor":
+                    target = replace(target, known=True)
+            else:
+                target = self.expr(small.target, state, grad, stmt)
             op = type(small.operator).__name__
             if isinstance(target, Tensor) and op != "MatrixMultiplyAssign":
                 detail = cst.Module([]).code_for_node(small.operator).strip()
-                kind = "setitem" if isinstance(small.target, cst.Subscript) else "augassign"
-                self.write(target, Write(small, small.target, kind, detail, self.loop_depth > 0, stmt), state)
+                subscript = isinstance(small.target, cst.Subscript)
+                written = small.target.value if subscript else small.target
+                kind = "setitem" if subscript else "augassign"
+                self.write(target, Write(small, written, kind, detail, self.loop_depth > 0, stmt), state)
                 self.rebind_written(small.target, target, value, state, grad)
         elif isinstance(small, cst.Expr):
             call = small.value
@@ -147,25 +165,36 @@ class _Function(CallEffects):
                 parts = [self.expr(e.value, state, grad, stmt) for e in small.value.elements]
             for sub in parts:
                 if isinstance(sub, Tensor):
-                    self.returned |= sub.graph
-                    self.returned_value = sub if self.returned_value is None else join(self.returned_value, sub)
+                    self.returned(sub, state)
+            state.dead = True  # the statements after it (on this path) do not run
+        elif isinstance(small, cst.Return) or isinstance(small, cst.Raise):
+            state.dead = True
         return grad
 
     # ---------------------------------------------------------------- binding and writing
-    def bind(self, target: cst.BaseExpression, value: Optional[Value], state: State) -> None:
+    def bind(self, target: cst.BaseExpression, value: Optional[Value], state: State,
+             value_node: Optional[cst.BaseExpression] = None) -> None:
         if isinstance(target, cst.Name):
             state.env[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
+            indices = len(target.elements) == 2 and _op_name(value_node) in api.VALUES_INDICES_OPS
+            for i, element in enumerate(target.elements):
                 item = value if isinstance(value, Tensor) else None
                 if isinstance(item, Tensor):
                     item = replace(item, root=f"t{next(ids)}", param=False)
+                    if indices and i == 1:  # ``values, indices = x.topk(k)``: indices carry no graph
+                        item = Tensor(False, item.root)
                 self.bind(element.value, item, state)
 
     def assign(self, target: cst.BaseExpression, value: Optional[Value], value_node: cst.BaseExpression,
                stmt: cst.CSTNode, state: State, grad: Grad) -> None:
         if isinstance(target, cst.Subscript):
             base = self.expr(target.value, state, grad, stmt)
+            kind = index_kind(target)
+            if kind == "key":
+                return  # ``d["name"] = v``: an item of a mapping
+            if isinstance(base, Tensor) and kind == "tensor":
+                base = replace(base, known=True)
             if isinstance(base, Tensor):
                 self.write(base, Write(stmt, target.value, "setitem", "[...] =", self.loop_depth > 0, stmt), state)
                 self.rebind_written(target.value, base, value, state, grad)
@@ -175,7 +204,7 @@ class _Function(CallEffects):
             if path is not None and path.startswith("self.") and isinstance(value, (Tensor, Module)):
                 state.env[path] = value
             return
-        self.bind(target, value, state)
+        self.bind(target, value, state, value_node)
 
     def rebind_written(self, target_node: cst.BaseExpression, target: Tensor, value: Optional[Value],
                        state: State, grad: Grad) -> None:
@@ -196,6 +225,8 @@ class _Function(CallEffects):
     def write(self, target: Tensor, write: Write, state: State) -> None:
         if not target.versioned:
             return  # a .data alias: LL2's business (no version bump, no error)
+        if not target.known and target.root not in state.tensors:
+            return  # maybe a dict or a list (``inputs[key] = v``): not known to be a tensor
         for save in state.live.values():
             if related(save.root, target.root) and (save, write) not in state.hits:
                 state.hits.append((save, write))
@@ -217,12 +248,12 @@ class _Function(CallEffects):
             state.live.pop(sid, None)
         state.hits = [(s, w) for s, w in state.hits if s.id in state.live]
 
-    def finish(self, state: State) -> None:
-        """In forward of a module: hits whose save reaches the returned value."""
+    def returned(self, value: Tensor, state: State) -> None:
+        """In forward of a module: the hits on this path whose save reaches the returned value."""
         if not self.info.in_forward:
             return
         for save, write in state.hits:
-            if save.id in self.returned and certain(save, self.returned_value):
+            if save.id in value.graph and not save.cond:
                 self.found.append(Hit(save, write, None, self.info))
 
     # ---------------------------------------------------------------- expressions
@@ -235,17 +266,20 @@ class _Function(CallEffects):
             return self.attribute(node, state, grad, stmt)
         if isinstance(node, cst.Subscript):
             base = self.expr(node.value, state, grad, stmt)
+            tensor_index = False
             for element in node.slice:
                 if isinstance(element.slice, cst.Index):
-                    self.expr(element.slice.value, state, grad, stmt)
+                    tensor_index |= isinstance(self.expr(element.slice.value, state, grad, stmt), Tensor)
             if isinstance(base, Tensor):
-                return base  # basic indexing is a view; advanced indexing saves nothing we track
+                return self.index(node, base, tensor_index)
             return None
         if isinstance(node, cst.Call):
             return self.call(node, state, grad, stmt)
         if isinstance(node, cst.BinaryOperation):
             left = self.expr(node.left, state, grad, stmt)
             right = self.expr(node.right, state, grad, stmt)
+            if not isinstance(left, Tensor) and not isinstance(right, Tensor):
+                return None  # ``t - 1``: arithmetic on numbers
             op = self.table.operators.get(type(node.operator).__name__)
             if op is None:
                 return self.unknown_op([left, right], grad)
@@ -266,6 +300,23 @@ class _Function(CallEffects):
             self.expr(node.left, state, grad, stmt)
             self.expr(node.right, state, grad, stmt)
         return None
+
+    def index(self, node: cst.Subscript, base: Tensor, tensor_index: bool = False) -> Optional[Tensor]:
+        """``base[...]``: a view of a tensor (basic indexing), a copy (advanced indexing: a mask or
+        an index tensor, ``x[mask]``), or, when ``base`` may be a container, an element with its
+        own storage."""
+        kind = "advanced" if tensor_index else index_kind(node)
+        if kind == "key":  # ``d["name"]``: base is a mapping; the item is a value of its own, of unknown kind
+            return replace(base, root=f"t{next(ids)}", param=False, known=False)
+        if base.known:
+            return base if kind in ("tensor", "basic") else replace(base, root=f"t{next(ids)}", param=False)
+        if kind == "tensor":
+            return replace(base, known=True)  # ``h[:, t]``, ``x[None]``: only a tensor is indexed so
+        if kind == "basic":
+            # ``xs[i]``: a row of a tensor (a view: a write to ``xs`` reaches it, once ``xs`` is
+            # known to be a tensor) or an element of a list (a value of its own, of unknown kind)
+            return replace(base, root=f"{base.root}.[]", param=False)
+        return replace(base, root=f"t{next(ids)}", param=False)
 
     def attribute(self, node: cst.Attribute, state: State, grad: Grad, stmt: cst.CSTNode) -> Optional[Value]:
         path = dotted(node)
@@ -308,7 +359,7 @@ class _Function(CallEffects):
         tensors = [i for i in inputs if isinstance(i, Tensor)]
         graph = frozenset().union(*(t.graph for t in tensors)) if tensors else frozenset()
         rg, srcs = flow(tensors, grad)
-        return Tensor(rg, f"t{next(ids)}", graph, srcs=srcs)
+        return Tensor(rg, f"t{next(ids)}", graph, srcs=srcs, known=False)  # it may be a dict, a list
 
     # ---------------------------------------------------------------- helpers
     def _item(self, items: Optional[Value]) -> Optional[Value]:
@@ -334,6 +385,17 @@ class _Function(CallEffects):
 
     def _is_set_grad_enabled(self, call: cst.Call) -> bool:
         return (self.model.imports.qualname(call.func) or "") in api.SET_GRAD_ENABLED
+
+
+def _op_name(node: Optional[cst.BaseExpression]) -> Optional[str]:
+    """``topk`` for ``x.topk(k)`` and ``torch.topk(x, k)``."""
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            return func.attr.value
+        if isinstance(func, cst.Name):
+            return func.value
+    return None
 
 
 def _body(block: cst.BaseSuite) -> list:
@@ -378,13 +440,13 @@ def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list
             name = param.name.value
             if name == info.self_name:
                 continue
-            annotation = param.annotation.annotation if param.annotation is not None else None
-            if annotation is not None and model.imports.qualname(annotation) in api.PARAMETER:
+            kind = annotation_kind(model, param.annotation.annotation if param.annotation is not None else None)
+            if kind == "parameter":
                 state.env[name] = Tensor(True, f"arg:{name}", param=True)
-            else:
-                state.env[name] = Tensor(None, f"arg:{name}", srcs=frozenset({f"arg:{name}"}))
+            elif kind != "other":
+                state.env[name] = Tensor(None, f"arg:{name}", srcs=frozenset({f"arg:{name}"}),
+                                         known=kind == "tensor")
         runner.run(_body(info.node.body), state)
-        runner.finish(state)
         hits.extend(runner.found)
     seen: set = set()
     unique = []
@@ -394,6 +456,50 @@ def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list
             seen.add(key)
             unique.append(hit)
     return unique
+
+
+# Annotations that say an argument is not a tensor: containers, strings, numbers, callables.
+NOT_TENSOR_ANNOTATIONS = frozenset({
+    "dict", "Dict", "Mapping", "MutableMapping", "OrderedDict", "DefaultDict", "defaultdict", "TypedDict",
+    "list", "List", "Sequence", "MutableSequence", "tuple", "Tuple", "set", "Set", "FrozenSet", "frozenset",
+    "Iterable", "Iterator", "Collection", "str", "bytes", "int", "float", "bool", "complex", "Callable",
+    "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Module", "Namespace", "DictConfig",
+})
+
+
+def annotation_kind(model: SemanticModel, annotation: Optional[cst.BaseExpression]) -> Optional[str]:
+    """``"parameter"``, ``"tensor"``, ``"other"`` (a container, a string, a number) or None (unknown)."""
+    if annotation is None:
+        return None
+    if isinstance(annotation, cst.SimpleString):  # a string annotation: its last dotted word
+        text = annotation.value.strip("'\"")
+        head = text.split("[", 1)[0].strip()
+        word = head.rsplit(".", 1)[-1]
+        if word in ("Parameter",):
+            return "parameter"
+        if word == "Tensor":
+            return "tensor"
+        return "other" if word in NOT_TENSOR_ANNOTATIONS else None
+    if isinstance(annotation, cst.Subscript):
+        outer = dotted(annotation.value) or ""
+        if outer.rsplit(".", 1)[-1] == "Optional" and len(annotation.slice) == 1 \
+                and isinstance(annotation.slice[0].slice, cst.Index):
+            return annotation_kind(model, annotation.slice[0].slice.value)
+        annotation = annotation.value
+    if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+        left, right = annotation_kind(model, annotation.left), annotation_kind(model, annotation.right)
+        if isinstance(annotation.right, cst.Name) and annotation.right.value == "None":
+            return left
+        return left if left == right else None
+    qual = model.imports.qualname(annotation) or ""
+    if qual in api.PARAMETER:
+        return "parameter"
+    if qual in ("torch.Tensor", "torch.FloatTensor", "torch.LongTensor", "torch.tensor"):
+        return "tensor"
+    name = (dotted(annotation) or "").rsplit(".", 1)[-1]
+    if name == "Tensor" and not qual:
+        return "tensor"
+    return "other" if name in NOT_TENSOR_ANNOTATIONS else None
 
 
 def _steps(node: cst.CSTNode) -> bool:

@@ -148,8 +148,10 @@ class CallEffects:
             if method in ("item", "tolist", "numpy", "size", "dim", "numel"):
                 return None
             rg, srcs = flow([receiver], grad)
-            return Tensor(rg, f"t{next(ids)}", receiver.graph, srcs=srcs)
+            return Tensor(rg, f"t{next(ids)}", receiver.graph, srcs=srcs, known=receiver.known)
         if method.endswith("_") and not method.startswith("_") and method not in NOT_WRITES:
+            # torch's in-place convention: no dict, list or str has a method ending in ``_``
+            receiver = replace(receiver, known=True)
             self.write(receiver, Write(node, func.value, "method", method, self.loop_depth > 0, stmt), state)
             result = self.apply(method[:-1], node, [(receiver, func.value)] + list(args), kwargs, grad, state,
                                 result_root=receiver.root)
@@ -162,7 +164,7 @@ class CallEffects:
             if grad is not Grad.ON:
                 base = replace(base, rg=False if not base.param else base.rg)
             return base
-        if self.table.has_method(method) or method in self.table.composites:
+        if method in api.INDEX_RESULT_OPS or self.table.has_method(method) or method in self.table.composites:
             return self.apply(method, node, [(receiver, func.value)] + list(args), kwargs, grad, state)
         return self.unknown_op([receiver] + [v for v, _ in args], grad)
 
@@ -261,7 +263,7 @@ class CallEffects:
         tensors = [i for i in inputs if isinstance(i, Tensor)]
         graph = frozenset().union(*(t.graph for t in tensors)) if tensors else frozenset()
         if grad is not Grad.ON:
-            return Tensor(False, f"t{next(ids)}", frozenset())
+            return Tensor(False, f"t{next(ids)}", frozenset(), known=False)
         in_rg, srcs = flow(tensors, grad)
         rg = True if module.trainable and module.param_layers else in_rg
         if module.trainable and module.param_layers and (in_rg is True or module.param_layers >= 2):
@@ -270,17 +272,24 @@ class CallEffects:
             state.live[save.id] = save
             graph = graph | {save.id}
         root = f"t{next(ids)}"
+        known = False  # a module of this file may return anything (a dict of outputs, a tuple)
         if module.last_op is not None and self.table.saves_output(module.last_op) and rg is not False:
+            known = True
             # the container's output is its last layer's, which that layer saved for its backward
             save = Save(next(ids), root, "output", module.last_op, node, self.model.text(node),
                         srcs if rg is None else frozenset())
             state.live[save.id] = save
             graph = graph | {save.id}
-        return Tensor(rg, root, graph, srcs=srcs if rg is None else frozenset())
+        return Tensor(rg, root, graph, srcs=srcs if rg is None else frozenset(), known=known)
 
     def apply(self, name: str, node: cst.CSTNode, args: list, kwargs: dict, grad: Grad, state: State,
               result_root: Optional[str] = None, by_name: bool = False) -> Tensor:
         """Apply op ``name``: record the saves the table promises for the known requires-grad facts."""
+        if name in api.INDEX_RESULT_OPS:
+            for value, _ in list(args) + list(kwargs.values()):
+                if isinstance(value, Tensor):
+                    state.tensors.add(value.root)
+            return Tensor(False, result_root or f"t{next(ids)}")  # indices, masks: no graph
         composite = self.table.composites.get(name)
         op_name = name
         named: dict[str, tuple] = {}
@@ -296,7 +305,7 @@ class CallEffects:
         resolved = None
         if not named or by_name:
             flags = [isinstance(v, Tensor) if v is not None or not is_literal(n) else False for v, n in args]
-            resolved = self.table.resolve(op_name, flags) if not by_name else None
+            resolved = self.table.resolve(op_name, flags, set(kwargs)) if not by_name else None
             if resolved is None and by_name:
                 found = self.table.overloads(op_name)
                 resolved = found[0] if found else None
@@ -313,13 +322,23 @@ class CallEffects:
         graph = frozenset().union(*(t.graph for t in tensors)) if tensors else frozenset()
         rg, srcs = flow(tensors, grad)
         root = result_root or f"t{next(ids)}"
-        if rg is False or resolved is None:
-            return Tensor(rg, root, graph, srcs=srcs)
+        if resolved is None:
+            return Tensor(rg, root, graph, srcs=srcs, known=composite is not None or bool(self.table.overloads(op_name)))
         overload = resolved[1]
+        for arg_name in overload.args:  # the op took these as tensors: they are tensors
+            value = named.get(arg_name, (None, None))[0]
+            if isinstance(value, Tensor):
+                state.tensors.add(value.root)
+        if rg is False:
+            return Tensor(rg, root, graph, srcs=srcs)
         saves = []
         for arg_name, condition in overload.saves_inputs.items():
             value, value_node = named.get(arg_name, (None, None))
             if not isinstance(value, Tensor) or not value.versioned:
+                continue
+            if result_root is not None and value.root == result_root:
+                # an in-place op keeps the original of the tensor it overwrites (measured:
+                # ``x.mul_(w).add_(b)``, ``x.pow_(2).mul_(c)``, ``x.clamp_(0, 6).div_(6)`` backpropagate)
                 continue
             cond = srcs
             if condition is not None:

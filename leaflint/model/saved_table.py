@@ -52,11 +52,20 @@ class SavedTable:
         found.sort(key=lambda item: (item[0] not in ("", "Tensor"), item[0]))
         return found
 
-    def resolve(self, name: str, tensor_flags: list[Optional[bool]]) -> Optional[tuple[str, Overload]]:
-        """The overload that fits which positional arguments are tensors (None: unknown)."""
+    def resolve(self, name: str, tensor_flags: list[Optional[bool]],
+                keywords: frozenset | set = frozenset()) -> Optional[tuple[str, Overload]]:
+        """The overload that fits which positional arguments are tensors (None: unknown), how many
+        there are, and the keywords given (``torch.max(x, dim=1)`` is ``max.dim``, which saves only
+        the indices, not ``max``, which saves ``self``)."""
         if name in self.composites:
             return None
-        for overload_name, overload in self.overloads(name):
+        found = self.overloads(name)
+        schema_words = {word for _, o in found for word in o.positional}
+        for overload_name, overload in found:
+            if len(tensor_flags) > len(overload.positional) and len(found) > 1:
+                continue
+            if any(k in schema_words and k not in overload.positional for k in keywords):
+                continue
             ok = True
             for i, flag in enumerate(tensor_flags):
                 if i >= len(overload.positional):

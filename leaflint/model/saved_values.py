@@ -35,6 +35,11 @@ class Tensor:
     versioned: bool = True                  # False for a ``.data`` alias (writes bypass autograd)
     param: bool = False                     # a parameter (or a view of one)
     srcs: frozenset = frozenset()           # when rg is None: the arguments it may require grad through
+    # Known to be a tensor: made by a factory, a Parameter, an op of the table, a torch layer, or
+    # annotated as a tensor. Unknown-kind values (an unannotated argument, an unknown call's
+    # result, a list, an element of a container) may be dicts or lists: an item assignment into
+    # one is not a tensor write (``inputs[key] = ...``) unless a table op took it as a tensor.
+    known: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,11 +92,21 @@ class State:
     live: dict = field(default_factory=dict)        # save id -> Save
     hits: list = field(default_factory=list)        # (Save, Write)
     retained: set = field(default_factory=set)      # save ids kept by retain_graph=True
+    tensors: set = field(default_factory=set)       # roots a table op took as a tensor argument
+    dead: bool = False                              # the path returned (or raised)
 
     def copy(self) -> "State":
-        return State(dict(self.env), dict(self.live), list(self.hits), set(self.retained))
+        return State(dict(self.env), dict(self.live), list(self.hits), set(self.retained), set(self.tensors),
+                     self.dead)
 
     def merge(self, other: "State") -> None:
+        """Join another path into this one; a path that returned does not reach the join."""
+        if other.dead:
+            return
+        if self.dead:
+            self.env, self.live, self.hits = dict(other.env), dict(other.live), list(other.hits)
+            self.retained, self.tensors, self.dead = set(other.retained), set(other.tensors), False
+            return
         for name in set(self.env) | set(other.env):
             a, b = self.env.get(name), other.env.get(name)
             if a != b:
@@ -99,6 +114,7 @@ class State:
         self.live.update(other.live)
         self.hits.extend(h for h in other.hits if h not in self.hits)
         self.retained |= other.retained
+        self.tensors |= other.tensors  # a root names one value: a tensor on one path is one on all
 
 
 def join(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
@@ -111,7 +127,7 @@ def join(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
         rg = a.rg if a.rg == b.rg else None
         root = a.root if a.root == b.root else f"t{next(ids)}"
         return Tensor(rg, root, a.graph | b.graph, a.versioned and b.versioned, a.param and b.param,
-                      a.srcs | b.srcs)
+                      a.srcs | b.srcs, a.known and b.known)
     return None
 
 

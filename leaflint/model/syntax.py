@@ -83,3 +83,50 @@ def view_index(node: cst.Subscript) -> bool:
             continue
         return False
     return True
+
+
+def index_kind(node: cst.Subscript) -> str:
+    """What ``base[...]`` says about ``base``, from the index alone:
+
+    - ``"key"``: a string key (``d["x"]``): ``base`` is a mapping, not a tensor;
+    - ``"tensor"``: several indices, ``None`` or ``...`` (``h[:, t]``, ``x[None]``): only a tensor
+      (or an array) is indexed so, and the result is a view;
+    - ``"basic"``: one int, name or slice (``xs[i]``, ``xs[1:]``): a view of a tensor, or an
+      element (a slice copy) of a list;
+    - ``"advanced"``: anything else (a mask, a list of indices): a copy.
+    """
+    for element in node.slice:
+        sl = element.slice
+        if isinstance(sl, cst.Index) and isinstance(sl.value, (cst.SimpleString, cst.ConcatenatedString,
+                                                                cst.FormattedString)):
+            return "key"
+    if not all(_basic_element(element.slice) for element in node.slice):
+        return "advanced"
+    if len(node.slice) > 1:
+        return "tensor"
+    sl = node.slice[0].slice
+    if isinstance(sl, cst.Index) and (isinstance(sl.value, cst.Ellipsis)
+                                      or (isinstance(sl.value, cst.Name) and sl.value.value == "None")):
+        return "tensor"
+    return "basic"
+
+
+def _basic_element(sl: cst.BaseSlice) -> bool:
+    """One element of a basic index: a slice, an int, None, ``...``, or an int-valued expression
+    (a name, an attribute, ``t - 1``), as ``view_index`` assumes for names."""
+    if isinstance(sl, cst.Slice):
+        return True
+    value = sl.value
+    while isinstance(value, cst.BinaryOperation) and isinstance(
+            value.operator, (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Modulo)):
+        if not _int_like(value.right):
+            return False
+        value = value.left
+    return _int_like(value) or isinstance(value, cst.Ellipsis) or (isinstance(value, cst.Name) and value.value == "None")
+
+
+def _int_like(value: cst.BaseExpression) -> bool:
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, (cst.Minus, cst.Plus)):
+        value = value.expression  # ``-1``; not ``~mask``
+    return isinstance(value, (cst.Integer, cst.Name, cst.Attribute)) and not (
+        isinstance(value, cst.Name) and value.value in ("None", "True", "False"))

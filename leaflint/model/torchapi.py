@@ -174,3 +174,14 @@ def nn_init_name(method: str) -> str | None:
 # In-place methods that multiply, mask or drop values (not a clamp or a projection).
 MASKING_METHODS = frozenset({"mul_", "masked_fill_", "masked_scatter_", "bernoulli_", "index_fill_",
                              "dropout_"})
+
+# Ops whose result is integer or boolean (indices, counts, masks): it never requires grad and
+# carries no graph, so nothing it came from is backpropagated through it.
+INDEX_RESULT_OPS = frozenset({
+    "argmax", "argmin", "argsort", "nonzero", "argwhere", "searchsorted", "bucketize", "bincount",
+    "eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "isfinite", "isclose", "logical_and",
+    "logical_or", "logical_not", "logical_xor", "long", "int", "bool", "count_nonzero",
+})
+# Ops returning (values, indices): the second element is an index tensor.
+VALUES_INDICES_OPS = frozenset({"topk", "sort", "max", "min", "kthvalue", "mode", "median", "nanmedian",
+                                "cummax", "cummin"})

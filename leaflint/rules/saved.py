@@ -181,11 +181,11 @@ class SavedRule(Rule):
 
     probe_kinds: ClassVar[tuple[str, ...]] = ("saved_write",)
     fix_applicability = (Applicability.UNSAFE,)  # build_saved_fix
-    # Opt-in until its precision on real code is fixed: over the 7.0M-line corpus
-    # (bench/corpus2.py) the LL4 rules gave 69 findings, and the ones read were false (item
-    # assignment into dicts of tensors, writes in code that never runs backward). The probe
-    # reports LL4 events for every run regardless (docs/ll4.md).
-    default = False
+    # On by default since round three: the rules need a tensor (not a dict or list slot), a
+    # save that happens for requires-grad facts the model knows, and a backward over the saving
+    # graph (in the function, or the output of a module's forward); tuning-half precision in
+    # docs/ll4.md and docs/corpus-triage.md.
+    default = True
 
     def wants(self, hit: Hit) -> bool:
         raise NotImplementedError
