@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from leaflint.engine import lint_source
 from leaflint.rules import REGISTRY
 
