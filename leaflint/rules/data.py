@@ -72,11 +72,13 @@ def _is_copy_of(node: cst.CSTNode, source: cst.CSTNode) -> bool:
 
 
 def discarded_graph_source(model: SemanticModel, write: DataWrite) -> Optional[str]:
-    """The leaf whose graph a ``.data = value`` assignment throws away, if any."""
+    """The leaf whose graph a ``.data = value`` assignment throws away, if any. The written
+    tensor's own graph counts inside forward only (there the weight is overwritten on every call
+    with a computation autograd never sees); elsewhere ``p.data = p - lr * p.grad`` is a step."""
     if write.kind != "assign" or write.value_node is None:
         return None
     for value, node in write.rhs:
-        if value == write.target or model.leaf(value) is None:
+        if (value == write.target and not model.in_forward(write.ctx)) or model.leaf(value) is None:
             continue
         if _is_copy_of(write.value_node, node):
             continue
@@ -133,11 +135,15 @@ def harm(model: SemanticModel, write: DataWrite) -> Optional[Harm]:
                     "after the tensor was used to build a graph and before `backward()`: the backward "
                     "pass reads the new values and computes a silently wrong gradient")
     source = discarded_graph_source(model, write)
+    if source is not None and in_forward and source == _target(model, write):
+        source, computed_from_itself = None, True  # its own graph: stored into it on every call
+    else:
+        computed_from_itself = False
     if source is not None:
         return Harm("discards-graph", f"with a value whose graph it drops: `{short(source, 24)}` gets no gradient",
                     f"{'inside forward ' if in_forward else ''}and throws away the graph of the new value: "
                     f"`{source}` requires grad but gets no gradient through it", source)
-    if in_forward and _masks(write):
+    if in_forward and (computed_from_itself or _masks(write)):
         return Harm("mask-in-forward", "in forward: the mask is written into the weights for good, unseen by autograd",
                     "inside forward: the mask or dropout is written permanently into the weights on every "
                     "call, and autograd never sees it (the gradient ignores it)")
@@ -211,7 +217,9 @@ class DataWriteInGraphContext(Rule):
 Flags writes through `.data` (`x.data = v`, `x.data.mul_(m)`, `x.data[i] = v`, and writes
 through an alias `c = x.data; c.zero_()`), with grad mode on, in the contexts where they
 corrupt training:
-- inside `forward` of an `nn.Module` (and helpers reached only from it), on a parameter;
+- inside `forward` of an `nn.Module` (and helpers reached only from it), on a parameter:
+  after its use, as a mask or dropout, or with a value computed from the parameter itself
+  (`self.w.data = torch.mul(self.w, mask)`: stored into the weights on every call);
 - after the tensor was used by a differentiable op and before the `backward()` that follows
   in the same function;
 - when the assigned value carries a graph from another tensor that requires grad, which the
@@ -258,6 +266,7 @@ on a tensor that requires grad, outside no_grad.
     invalid = [
         "import torch\nw = torch.zeros(3, requires_grad=True)\ny = (w * w).sum()\nw.data = torch.ones(3)\ny.backward()\n",
         "import torch\nfrom torch import nn\nimport torch.nn.functional as F\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.raw = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        self.lin.weight.data = F.dropout(self.raw, 0.5)\n        return self.lin(x)\n",
+        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.register_buffer('keep', torch.ones(2, 2))\n    def forward(self, x):\n        self.lin.weight.data = torch.mul(self.lin.weight, self.keep)\n        return self.lin(x)\n",
     ]
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
