@@ -47,3 +47,76 @@ def train(gen, z):
     fake.sum().backward()
 """
     assert graph_writes(src) == set()
+
+
+def forward_outputs_cut(src: str) -> set[str]:
+    model = model_of(src)
+    return {model.text(r.node) for r in model.data_reads if model.cuts_forward_output(r)}
+
+
+def test_data_read_that_is_the_whole_forward_output():
+    src = """
+import torch
+from torch import nn
+
+class Enc(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+
+    def forward(self, x):
+        h = torch.tanh(self.lin(x))
+        out = h.data
+        return out
+
+class Rows(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.lin(x).data[0]
+
+def helper(m, x):
+    return m(x).data
+"""
+    assert forward_outputs_cut(src) == {"h.data", "self.lin(x).data"}
+
+
+def test_data_reads_beside_the_output_are_not_cuts():
+    src = """
+import torch
+from torch import nn
+
+class StraightThrough(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+        self.stats = []
+
+    def forward(self, x):
+        h = self.lin(x)
+        self.stats.append(h.data.mean())
+        return h + (h.round() - h).data
+
+class Either(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+
+    def forward(self, x):
+        h = self.lin(x)
+        if self.training:
+            return h
+        return h.data
+
+class NoGrad(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+
+    @torch.no_grad()
+    def forward(self, x):
+        return self.lin(x).data
+"""
+    assert forward_outputs_cut(src) == set()

@@ -658,9 +658,8 @@ class Collector(Evaluator, cst.CSTVisitor):
                     return
         if isinstance(parent, cst.Comparison) or isinstance(parent, cst.ComparisonTarget):
             return
-        target = self.value_of(node.value)
-        if target is not None:
-            self.data_reads.append(DataRead(node, target, self.ctx()))
+        # recorded even when the value is unknown: what it feeds (a forward's output) may decide
+        self.data_reads.append(DataRead(node, self.value_of(node.value), self.ctx()))
 
     # ----------------------------------------------------------------- .data writes
     def _data_write(self, kind: str, node: cst.CSTNode, inner: cst.BaseExpression,

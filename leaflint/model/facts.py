@@ -98,7 +98,7 @@ class DataWrite:
 @dataclass
 class DataRead:
     node: cst.Attribute
-    target: Value
+    target: Optional[Value]
     ctx: Context
 
 

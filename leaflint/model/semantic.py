@@ -20,7 +20,7 @@ from leaflint.model.flow import handles, one_time_guard
 from leaflint.model.prepass import prepass
 from leaflint.model.summaries import call_site_writes
 from leaflint.model.values import (
-    Attr, Fresh, FrozenParameter, Item, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value, View,
+    Attr, DataOf, Fresh, FrozenParameter, Item, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value, View,
 )
 from leaflint.model.walk import walk
 
@@ -269,6 +269,19 @@ class SemanticModel:
 
     def in_forward(self, ctx: Context) -> bool:
         return ctx.func.in_forward
+
+    def cuts_forward_output(self, read: DataRead) -> bool:
+        """Whether a ``.data`` read is the whole output of a module's ``forward``, grad on: every
+        ``return`` of that forward gives a ``.data`` read (or a view of one), this one among them.
+        The module's output then carries no graph: nothing that computed it gets a gradient
+        through it. (A ``.data`` term next to a graph-carrying one, ``x + (q - x).data``, is a
+        straight-through estimator, and a read that feeds only logging is not the output.)"""
+        func = read.ctx.func
+        if not self._is_forward_method(func) or self.grad_at(read.ctx) is not Grad.ON:
+            return False
+        returns = func.returns
+        return bool(returns) and all(isinstance(r, DataOf) and r.node is not None for r in returns) \
+            and any(r.node is read.node for r in returns)
 
     def site_leaf(self, site: InplaceSite) -> Optional[Leaf]:
         """The leaf an in-place site writes, when it is known to be one there.

@@ -95,6 +95,7 @@ class _State:
         self.replaced = WeakIdKeyDictionary()  # old Parameter -> location dict of the replacement
         self.pending_writes: list[dict] = []  # .data writes waiting for the next backward
         self.taint = WeakIdKeyDictionary()  # value derived from a .data read in forward -> read
+        self.cut_reads = WeakIdKeyDictionary()  # .data of a graph value read in forward -> the read
         self.any_taint = False
         self.consumers: dict = {}  # (sequence_nr, node type) of graph nodes fed a tainted value -> read
         self.seq_probe = None
@@ -615,6 +616,11 @@ def _data_get(func, args, kwargs):
                                             "param": weakref.ref(t), "desc": _describe(t),
                                             "fwd": _fwd_desc()}
                         st.any_taint = True
+            elif t.grad_fn is not None and torch.is_grad_enabled() and st.fwd_stack():
+                # a graph value's .data in forward: LL203 if it is what the module returns (_post_hook)
+                frame, real, via = _find_user_frame(sys._getframe(3))
+                if frame is not None and via is None:
+                    st.cut_reads[result] = (("data_cut", frame.f_code, frame.f_lasti), _loc(frame, real), _describe(t))
     except Exception:
         pass
     return result
@@ -1076,6 +1082,10 @@ def _pre_hook(module, args):
 
 
 def _post_hook(module, args, output):
+    read = _STATE.cut_reads.get(output) if isinstance(output, torch.Tensor) else None
+    if read is not None and read[0] not in _STATE.written:
+        rec = {"k": "data_cut", "op": ".data", "code": "LL203", "codes": ["LL203"], "output_of": type(module).__name__}
+        _emit(dict(rec, **read[1], **read[2]), read[0])
     stack = _STATE.fwd_stack()
     if stack:
         if stack[-1] is module:

@@ -362,7 +362,7 @@ def computes_output(read) -> bool:
 class DataReadInForward(Rule):
     code = "LL203"
     name = "data-read-in-forward"
-    summary = "A parameter's `.data` read inside forward and used to compute the output."
+    summary = "A `.data` read inside forward that cuts the graph: a parameter's, used to compute the output, or the whole output's."
     docs = f"""
 ## What it does
 Flags `self.weight.data` (any parameter's `.data`) read inside `forward` (and helpers reached
@@ -370,6 +370,11 @@ only from it) where the value feeds the computation: `x @ self.weight.data`,
 `F.linear(x, self.lin.weight.data)`, `self.h = self.h0.data` as a recurrence's initial state.
 Metadata reads (`.data.shape`, `.dtype`, `.device`, `.size()`, `.data_ptr()`) are not flagged,
 nor is `.detach()`, which is a deliberate stop-gradient.
+
+It also flags a `forward` whose output is a `.data` read of any tensor: every `return` gives
+`<value>.data` (`logits = torch.stack(steps, 1).data; return logits`). A `.data` term next to
+a graph-carrying one (the straight-through `x + (q - x).data`) and reads that only feed
+logging are not the output and are not flagged.
 
 ## Why is this bad?
 `.data` returns the values without their autograd history: the output no longer depends on
@@ -391,13 +396,24 @@ If blocking the gradient is intended, say so with `self.weight.detach()`.
 {_REFERENCES}"""
     valid = [
         "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        assert self.w.data.shape[0] == 2\n        return x @ self.w\n",
+        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n    def forward(self, x):\n        h = self.lin(x)\n        return h + (h.round() - h).data\n",
     ]
     invalid = [
         "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        return x @ self.w.data\n",
+        "import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n    def forward(self, x):\n        out = torch.tanh(self.lin(x)).data\n        return out\n",
     ]
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
         for read in model.data_reads:
+            if model.cuts_forward_output(read):
+                text = model.text(read.node.value)
+                yield Report(read.node, f"`{short(text, 32)}.data` is the whole output of forward: nothing that "
+                                        f"computed it gets a gradient",
+                             detail=f"forward returns `{text}.data`, which carries no graph: the loss computed from "
+                                    f"this module's output cannot backpropagate into it (backward() raises, or the "
+                                    f"parameters that produced it silently get no gradient); return `{text}` (or "
+                                    f"`{text}.detach()` if a stop-gradient is intended)")
+                continue
             if not model.in_forward(read.ctx) or model.grad_at(read.ctx) is not Grad.ON:
                 continue
             if model.leaf(read.target) is None or not computes_output(read):
