@@ -93,6 +93,7 @@ class DataWrite:
     stmt_id: int
     ctx: Context
     detail: str = ""  # the in-place method, for writes through .data
+    roots: frozenset[str] = frozenset()  # the written tensor's graph roots (leaflint.model.roots)
 
 
 @dataclass
@@ -129,6 +130,8 @@ class ArgCall:
     ctx: Context
     node: cst.Call
     args: tuple  # (keyword or None, value, node)
+    arg_roots: tuple = ()  # each argument's graph roots (leaflint.model.roots)
+    seq: int = 0  # the event number at the call: a later backward() has a larger one
 
 
 @dataclass(frozen=True)

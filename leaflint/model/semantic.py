@@ -18,7 +18,7 @@ from leaflint.model.facts import (  # noqa: F401  (re-exported for the rules)
 )
 from leaflint.model.flow import handles, one_time_guard
 from leaflint.model.prepass import prepass
-from leaflint.model.summaries import call_site_writes
+from leaflint.model.summaries import call_site_writes, graph_argument_writes
 from leaflint.model.values import (
     Attr, DataOf, Fresh, FrozenParameter, Item, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value, View,
 )
@@ -44,6 +44,7 @@ class SemanticModel:
         self._resolve_call_graph(collector)
         self.inplace.extend(call_site_writes(self, collector.arg_calls))
         self._graph_writes = self._writes_between_use_and_backward()
+        self._graph_argument_writes = graph_argument_writes(self, collector.arg_calls)
 
     # ------------------------------------------------------------ call graph
     def callees(self, ref: CallRef) -> list[FuncInfo]:
@@ -372,6 +373,11 @@ class SemanticModel:
 
     def is_graph_write(self, write: DataWrite) -> bool:
         return id(write) in self._graph_writes
+
+    def graph_argument_call(self, write: DataWrite) -> Optional[cst.Call]:
+        """The call that passes a graph value to a helper writing it through ``.data``, with a
+        backward() after it (``summaries.graph_argument_writes``), or None."""
+        return self._graph_argument_writes.get(id(write))
 
     def _writes_between_use_and_backward(self) -> set[int]:
         """``.data`` writes on a path used by a differentiable op before a later backward()."""

@@ -115,7 +115,7 @@ def _masks(write: DataWrite) -> bool:
 class Harm:
     """Why a ``.data`` write is harmful here: the concise ``why`` and the full ``reason``."""
 
-    kind: str  # forward-after-use | before-backward | discards-graph | mask-in-forward
+    kind: str  # forward-after-use | before-backward | graph-argument | discards-graph | mask-in-forward
     why: str
     reason: str
     source: Optional[str] = None  # discards-graph: the leaf whose graph is thrown away
@@ -134,6 +134,13 @@ def harm(model: SemanticModel, write: DataWrite) -> Optional[Harm]:
         return Harm("before-backward", "between its use in a graph and backward(): silently wrong gradients",
                     "after the tensor was used to build a graph and before `backward()`: the backward "
                     "pass reads the new values and computes a silently wrong gradient")
+    via = model.graph_argument_call(write)
+    if via is not None:
+        return Harm("graph-argument", f"on a graph value passed in by `{short(model.text(via), 32)}`, before backward(): "
+                                      f"silently wrong gradients",
+                    f"on a value computed from a graph that the call `{model.text(via)}` passes in, and a "
+                    f"backward() follows that call: the backward pass does not see the write and computes a "
+                    f"silently wrong gradient")
     source = discarded_graph_source(model, write)
     if source is not None and in_forward and source == _target(model, write):
         source, computed_from_itself = None, True  # its own graph: stored into it on every call
@@ -195,6 +202,9 @@ def graph_advice(model: SemanticModel, write: DataWrite, found: Harm, plan) -> s
             return f"move the write after {where}: the gradient is then computed from the values the loss used"
         return ("move the write after the `backward()` call (and after `optimizer.step()` when one follows): "
                 "the gradient is then computed from the values the loss used")
+    if found.kind == "graph-argument":
+        return (f"compute the new values out of place so that autograd sees them (`y = y * scale`, "
+                f"`y[i] = y[i].clone() * s`), or write `{text}` only after the backward()")
     if found.kind == "discards-graph":
         return (f"to train `{found.source}`, compute with the value instead of storing it (e.g. "
                 f"`F.linear(x, value, bias)`) or register a parametrization "
