@@ -120,3 +120,30 @@ class NoGrad(nn.Module):
         return self.lin(x).data
 """
     assert forward_outputs_cut(src) == set()
+
+
+def test_graph_roots_of_names_follow_statement_order_and_grad_mode():
+    from leaflint.model.roots import MODULE
+    src = """
+import torch
+from torch import nn
+
+net = nn.Linear(2, 2)
+
+def f(x, w):
+    h = net(x)
+    a = h * 2
+    b = a.detach() + w
+    p = nn.Parameter(torch.ones(2))
+    p.data = a
+    p.data = b
+    with torch.no_grad():
+        c = net(x)
+    p.data = c
+    a = torch.zeros(2)
+    p.data = a
+"""
+    model = model_of(src)
+    roots = [(model.text(w.node), w.value_roots) for w in model.data_writes]
+    assert roots == [("p.data = a", frozenset({MODULE})), ("p.data = b", frozenset({"w"})),
+                     ("p.data = c", frozenset()), ("p.data = a", frozenset())]

@@ -94,6 +94,7 @@ class DataWrite:
     ctx: Context
     detail: str = ""  # the in-place method, for writes through .data
     roots: frozenset[str] = frozenset()  # the written tensor's graph roots (leaflint.model.roots)
+    value_roots: frozenset[str] = frozenset()  # for an assignment: the new value's graph roots
 
 
 @dataclass

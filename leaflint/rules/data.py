@@ -9,6 +9,7 @@ import libcst as cst
 
 from leaflint.model import SemanticModel
 from leaflint.model.imports import dotted
+from leaflint.model.roots import MODULE
 from leaflint.model.semantic import DataWrite, Grad
 from leaflint.model.torchapi import MASKING_METHODS, nn_init_name
 from leaflint.blocks import loop_of_writes, move_after_backward
@@ -83,6 +84,8 @@ def discarded_graph_source(model: SemanticModel, write: DataWrite) -> Optional[s
         if _is_copy_of(write.value_node, node):
             continue
         return model.text(node)
+    if MODULE in write.value_roots:  # computed from a module's output (``h = net(x)``)
+        return model.text(write.value_node)
     return None
 
 
@@ -232,8 +235,14 @@ corrupt training:
   (`self.w.data = torch.mul(self.w, mask)`: stored into the weights on every call);
 - after the tensor was used by a differentiable op and before the `backward()` that follows
   in the same function;
-- when the assigned value carries a graph from another tensor that requires grad, which the
-  assignment throws away (`lin.weight.data = lin.weight * mask`: `mask` never trains).
+- when the assigned value carries a graph from another tensor that requires grad, or from a
+  module's output, which the assignment throws away (`lin.weight.data = lin.weight * mask`:
+  `mask` never trains; `target.weight.data = hyper(z)`: `hyper` never trains);
+- in a helper, on a value computed from one of its parameters, when a caller passes it a
+  module's output and calls `backward()` after the call (reported at the write, naming the
+  call): `fake = G(z); clamp_data(fake); D(fake).mean().backward()`, where `clamp_data` does
+  `x.data.clamp_(-1, 1)`. Functions passed as arguments (`post(fake)`, with `post` a parameter)
+  are followed to the functions of the file that the callers pass.
 
 ## Why is this bad?
 `.data` bypasses autograd's version counter. A tensor saved for backward and then
