@@ -145,5 +145,5 @@ def f(x, w):
 """
     model = model_of(src)
     roots = [(model.text(w.node), w.value_roots) for w in model.data_writes]
-    assert roots == [("p.data = a", frozenset({MODULE})), ("p.data = b", frozenset({"w"})),
+    assert roots == [("p.data = a", frozenset({MODULE, "x"})), ("p.data = b", frozenset({"w"})),
                      ("p.data = c", frozenset()), ("p.data = a", frozenset())]
