@@ -84,8 +84,8 @@ def discarded_graph_source(model: SemanticModel, write: DataWrite) -> Optional[s
         if _is_copy_of(write.value_node, node):
             continue
         return model.text(node)
-    if MODULE in write.value_roots:  # computed from a module's output (``h = net(x)``)
-        return model.text(write.value_node)
+    if MODULE in write.value_roots and model.leaf(write.target) is not None:
+        return model.text(write.value_node)  # a parameter given a module's output (``p.data = net(x)``)
     return None
 
 
