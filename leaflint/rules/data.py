@@ -139,8 +139,8 @@ def harm(model: SemanticModel, write: DataWrite) -> Optional[Harm]:
                     "pass reads the new values and computes a silently wrong gradient")
     via = model.graph_argument_call(write)
     if via is not None:
-        return Harm("graph-argument", f"on a graph value passed in by `{short(model.text(via), 32)}`, before backward(): "
-                                      f"silently wrong gradients",
+        return Harm("graph-argument", f"on a graph value from `{short(model.text(via), 24)}`, then backward(): "
+                                      f"wrong gradients",
                     f"on a value computed from a graph that the call `{model.text(via)}` passes in, and a "
                     f"backward() follows that call: the backward pass does not see the write and computes a "
                     f"silently wrong gradient")
