@@ -147,3 +147,19 @@ def f(x, w):
     roots = [(model.text(w.node), w.value_roots) for w in model.data_writes]
     assert roots == [("p.data = a", frozenset({MODULE, "x"})), ("p.data = b", frozenset({"w"})),
                      ("p.data = c", frozenset()), ("p.data = a", frozenset())]
+
+
+def test_value_of_a_given_callable_is_not_a_module_output():
+    src = """
+import torch
+from torch import nn
+
+class Conv(nn.Module):
+    def __init__(self, shape, kernel_init=None):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(shape))
+        if kernel_init is not None:
+            self.weight.data = kernel_init(self.weight.data.shape)
+"""
+    model = model_of(src)
+    assert [w.value_roots for w in model.data_writes] == [frozenset()]

@@ -675,7 +675,7 @@ class Collector(Evaluator, cst.CSTVisitor):
         seq = self._event("data_write", None)
         self.data_writes.append(DataWrite(kind, node, target, inner, path, rhs, value_node, seq,
                                           self.stmt_id, self.ctx(), detail, graph_roots(self, inner),
-                                          graph_roots(self, value_node) if value_node is not None else frozenset()))
+                                          graph_roots(self, value_node, given=False) if value_node is not None else frozenset()))
 
     def _parameters_owner(self, name: str) -> Optional[str]:
         """``D`` for the loop variable ``p`` of an enclosing ``for p in D.parameters():`` (or

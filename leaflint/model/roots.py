@@ -27,16 +27,16 @@ _STOP_METHODS = frozenset({"detach", "item", "tolist", "numpy", "cpu", "data_ptr
                            "clone", "detach_", "argmax", "argmin", "nonzero", "long", "int", "bool"})
 
 
-def calls_a_module(collector: "Collector", node: cst.BaseExpression) -> bool:
+def calls_a_module(collector: "Collector", node: cst.BaseExpression, given: bool = True) -> bool:
     """``G(z)`` / ``self.encoder(x)`` / ``model(x)``: a call of a module that owns parameters,
-    or of a callable the function was given (``def step(gen, z): fake = gen(z)``)."""
+    or (``given``) of a callable the function was given (``def step(gen, z): fake = gen(z)``)."""
     if not isinstance(node, cst.Call):
         return False
     callee = collector.value_of(node.func)
     if isinstance(callee, SelfRef):
         return False
     if isinstance(callee, Arg) and isinstance(node.func, cst.Name):
-        return True
+        return given
     if isinstance(callee, ModuleInstance):
         return callee.kind[0] in ("local", "tree") or callee.kind[1] in api.LAYER_PARAMETERS
     if isinstance(callee, Attr) and isinstance(callee.base, SelfRef):
@@ -45,8 +45,10 @@ def calls_a_module(collector: "Collector", node: cst.BaseExpression) -> bool:
     return False
 
 
-def graph_roots(collector: "Collector", node: cst.BaseExpression) -> frozenset[str]:
-    """The parameter names (and ``MODULE``) the value of ``node`` is computed from, here."""
+def graph_roots(collector: "Collector", node: cst.BaseExpression, given: bool = True) -> frozenset[str]:
+    """The parameter names (and ``MODULE``) the value of ``node`` is computed from, here.
+    ``given=False``: a callable the function was given is not taken for a module (it may be an
+    initialiser, ``self.w.data = kernel_init(shape)``); the names' recorded roots still count."""
     found: set[str] = set()
     stack: list[cst.CSTNode] = [node]
     while stack:
@@ -63,7 +65,7 @@ def graph_roots(collector: "Collector", node: cst.BaseExpression) -> frozenset[s
         elif isinstance(current, cst.Subscript):
             stack.append(current.value)
         elif isinstance(current, cst.Call):
-            if calls_a_module(collector, current):
+            if calls_a_module(collector, current, given):
                 found.add(MODULE)
             if isinstance(current.func, cst.Attribute):
                 if current.func.attr.value in _STOP_METHODS:
