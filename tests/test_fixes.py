@@ -46,6 +46,14 @@ NOT_FIXABLE = {
     # .data writes in forward (dropout, masks, normalisation): the fix is to compute with the
     # value functionally, which depends on the layer (LL201; LL202 has no fix in forward)
     "ll2_bad_data_write_forward.py",
+    "ll2_bad_graph_value_into_data_forward.py",
+    # a parameter given a module's output through .data: compute with the value instead (LL201)
+    "ll2_bad_module_output_into_data.py",
+    # a helper's .data write on a graph value its caller passes: out of place, which depends on the
+    # helper's other callers (LL201)
+    "ll2_bad_data_write_graph_argument.py",
+    # forward returning .data: return the value itself, or .detach() if a stop-gradient is meant (LL203)
+    "ll2_bad_data_output_forward.py",
     # a module rebuilt in forward: building it once in __init__ needs its size (LL302: no fix)
     "ll3_bad_module_in_forward.py",
     # writes into the caller's tensors (arguments, views of them): no mechanical rewrite (LL402)

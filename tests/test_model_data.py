@@ -47,3 +47,119 @@ def train(gen, z):
     fake.sum().backward()
 """
     assert graph_writes(src) == set()
+
+
+def forward_outputs_cut(src: str) -> set[str]:
+    model = model_of(src)
+    return {model.text(r.node) for r in model.data_reads if model.cuts_forward_output(r)}
+
+
+def test_data_read_that_is_the_whole_forward_output():
+    src = """
+import torch
+from torch import nn
+
+class Enc(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+
+    def forward(self, x):
+        h = torch.tanh(self.lin(x))
+        out = h.data
+        return out
+
+class Rows(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.lin(x).data[0]
+
+def helper(m, x):
+    return m(x).data
+"""
+    assert forward_outputs_cut(src) == {"h.data", "self.lin(x).data"}
+
+
+def test_data_reads_beside_the_output_are_not_cuts():
+    src = """
+import torch
+from torch import nn
+
+class StraightThrough(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+        self.stats = []
+
+    def forward(self, x):
+        h = self.lin(x)
+        self.stats.append(h.data.mean())
+        return h + (h.round() - h).data
+
+class Either(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+
+    def forward(self, x):
+        h = self.lin(x)
+        if self.training:
+            return h
+        return h.data
+
+class NoGrad(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+
+    @torch.no_grad()
+    def forward(self, x):
+        return self.lin(x).data
+"""
+    assert forward_outputs_cut(src) == set()
+
+
+def test_graph_roots_of_names_follow_statement_order_and_grad_mode():
+    from leaflint.model.roots import MODULE
+    src = """
+import torch
+from torch import nn
+
+net = nn.Linear(2, 2)
+
+def f(x, w):
+    h = net(x)
+    a = h * 2
+    b = a.detach() + w
+    p = nn.Parameter(torch.ones(2))
+    p.data = a
+    p.data = b
+    with torch.no_grad():
+        c = net(x)
+    p.data = c
+    a = torch.zeros(2)
+    p.data = a
+"""
+    model = model_of(src)
+    roots = [(model.text(w.node), w.value_roots) for w in model.data_writes]
+    assert roots == [("p.data = a", frozenset({MODULE, "x"})), ("p.data = b", frozenset({"w"})),
+                     ("p.data = c", frozenset()), ("p.data = a", frozenset())]
+
+
+def test_value_of_a_given_callable_is_not_a_module_output():
+    src = """
+import torch
+from torch import nn
+
+class Conv(nn.Module):
+    def __init__(self, shape, kernel_init=None):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(shape))
+        if kernel_init is not None:
+            self.weight.data = kernel_init(self.weight.data.shape)
+"""
+    model = model_of(src)
+    assert [w.value_roots for w in model.data_writes] == [frozenset()]

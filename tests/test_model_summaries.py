@@ -221,3 +221,78 @@ def fit(x, y):
     # a copy marked to require grad is a leaf; a plain copy, or an argument whose grad state is
     # unknown (it may be a non-leaf, on which requires_grad_() does nothing), is not known to be one
     assert leaf_sites(src) == {"a += 1", "b.zero_()"}
+def graph_argument_writes(src: str) -> dict[str, str]:
+    """Each helper's `.data` write judged at a call -> the call (by text)."""
+    model = model_of(src)
+    return {model.text(w.node): model.text(model.graph_argument_call(w))
+            for w in model.data_writes if model.graph_argument_call(w) is not None}
+
+
+def test_data_write_on_a_graph_argument_before_backward():
+    src = """
+import torch
+from torch import nn
+
+G = nn.Linear(4, 4)
+
+def squash(x):
+    y = (x + 1) * 0.5
+    y.data[0] = y.data[0] * 4
+    return y
+
+def fix_range(t):
+    t.data.clamp_(-1, 1)
+
+def outer(t):
+    fix_range(t)
+
+def step(z):
+    out = squash(G(z))
+    out.sum().backward()
+
+def step2(z, post):
+    fake = G(z)
+    outer(fake)
+    post(fake).sum().backward()
+
+step2(torch.randn(2, 4), squash)
+"""
+    assert graph_argument_writes(src) == {
+        "y.data[0] = y.data[0] * 4": "squash(G(z))",
+        "t.data.clamp_(-1, 1)": "outer(fake)",
+    }
+
+
+def test_data_write_on_an_argument_that_is_not_judged_harmful():
+    src = """
+import torch
+from torch import nn
+
+G = nn.Linear(4, 4)
+
+def fix_range(t):
+    t.data.clamp_(-1, 1)
+    return t
+
+def sample(z):
+    return fix_range(G(z))
+
+def on_inputs(x):
+    loss = G(fix_range(x)).sum()
+    loss.backward()
+
+def detached(z):
+    fake = fix_range(G(z).detach())
+    fake.sum().backward()
+
+def late(z):
+    loss = G(z).sum()
+    loss.backward()
+    fix_range(G(z))
+
+def frozen(z):
+    with torch.no_grad():
+        fake = fix_range(G(z))
+    G(fake).sum().backward()
+"""
+    assert graph_argument_writes(src) == {}

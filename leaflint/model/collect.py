@@ -18,6 +18,7 @@ from leaflint.model.facts import (
 from leaflint.model.flow import common_return, fallback_handlers, is_container, not_requiring_grad
 from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.judge import is_backward_call
+from leaflint.model.roots import calls_a_module, graph_roots
 from leaflint.model.syntax import AUG_INPLACE, is_true, kwarg, names_in, positional
 from leaflint.model.values import (
     Arg, Attr, DataOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, ParamIter, PlainTensor, SelfRef, Value, View,
@@ -44,6 +45,7 @@ class Collector(Evaluator, cst.CSTVisitor):
         self.all_funcs: list[FuncInfo] = []
         self.module_functions: dict[str, list[FuncInfo]] = {}
         self.envs: list[dict[str, Optional[Value]]] = [{}]
+        self.roots_env: list[dict[str, frozenset[str]]] = [{}]
         self.grad: list[Grad] = [Grad.ON]
         self.class_stack: list[ClassInfo] = []
         self.stmt_stack: list[cst.CSTNode] = []
@@ -96,6 +98,11 @@ class Collector(Evaluator, cst.CSTVisitor):
 
     def bind(self, name: str, value: Optional[Value]) -> None:
         self.envs[-1][name] = value
+        self.roots_env[-1].pop(name, None)
+
+    def roots_of(self, name: str) -> Optional[frozenset[str]]:
+        """What the value bound to ``name`` in this function carries a graph from (``roots``)."""
+        return self.roots_env[-1].get(name)
 
     def qualname(self, node: cst.BaseExpression) -> Optional[str]:
         return self.imports.qualname(node)
@@ -183,6 +190,7 @@ class Collector(Evaluator, cst.CSTVisitor):
         self.all_funcs.append(info)
         self.frozen_paths.append(set())
         self.envs.append(env)
+        self.roots_env.append({})
         self.grad.append(info.decorator_grad)
         self.bind_outer(info.name)
 
@@ -294,6 +302,7 @@ class Collector(Evaluator, cst.CSTVisitor):
         self.frozen_paths.pop()
         self.funcs.pop()
         self.envs.pop()
+        self.roots_env.pop()
         self.grad.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
@@ -362,30 +371,16 @@ class Collector(Evaluator, cst.CSTVisitor):
     def leave_Assign(self, original_node: cst.Assign) -> None:
         node = original_node
         value = self.value_of(node.value)
+        roots = graph_roots(self, node.value) if self.grad[-1] is not Grad.OFF else frozenset()
         for target in node.targets:
             self._assign_target(node, target.target, node.value, value)
-        if self.grad[-1] is not Grad.OFF and self._calls_a_module(node.value):
+        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            self.roots_env[-1][node.targets[0].target.value] = roots  # read before the name was rebound
+        if self.grad[-1] is not Grad.OFF and calls_a_module(self, node.value):
             # ``fake = G(z)``: the names bound hold a module's output, part of a graph from here
             for target in node.targets:
                 for name in _names_bound(target.target):
                     self._event("use", name)
-
-    def _calls_a_module(self, node: cst.BaseExpression) -> bool:
-        """``G(z)`` / ``self.encoder(x)`` / ``model(x)``: a call of a module that owns parameters,
-        or of a callable the function was given (``def step(gen, z): fake = gen(z)``)."""
-        if not isinstance(node, cst.Call):
-            return False
-        callee = self.value_of(node.func)
-        if isinstance(callee, SelfRef):
-            return False
-        if isinstance(callee, Arg) and isinstance(node.func, cst.Name):
-            return True
-        if isinstance(callee, ModuleInstance):
-            return callee.kind[0] in ("local", "tree") or callee.kind[1] in api.LAYER_PARAMETERS
-        if isinstance(callee, Attr) and isinstance(callee.base, SelfRef):
-            cls = self.classes.get(callee.base.cls)
-            return cls is not None and callee.name in cls.submodules
-        return False
 
     def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
         if original_node.value is not None:
@@ -635,7 +630,8 @@ class Collector(Evaluator, cst.CSTVisitor):
             if key is not None and expr is node.func:
                 args = tuple((a.keyword.value if a.keyword is not None else None, self.value_of(a.value), a.value)
                              for a in node.args if not a.star)
-                self.arg_calls.append(ArgCall(key, scope, ctx, node, args))
+                roots = tuple(graph_roots(self, a.value) for a in node.args if not a.star)
+                self.arg_calls.append(ArgCall(key, scope, ctx, node, args, roots, self.seq))
 
     def _record_uses(self, node: cst.Call, ctx: Context) -> None:
         if ctx.grad is Grad.OFF:
@@ -682,9 +678,8 @@ class Collector(Evaluator, cst.CSTVisitor):
                     return
         if isinstance(parent, cst.Comparison) or isinstance(parent, cst.ComparisonTarget):
             return
-        target = self.value_of(node.value)
-        if target is not None:
-            self.data_reads.append(DataRead(node, target, self.ctx()))
+        # recorded even when the value is unknown: what it feeds (a forward's output) may decide
+        self.data_reads.append(DataRead(node, self.value_of(node.value), self.ctx()))
 
     # ----------------------------------------------------------------- .data writes
     def _data_write(self, kind: str, node: cst.CSTNode, inner: cst.BaseExpression,
@@ -703,7 +698,8 @@ class Collector(Evaluator, cst.CSTVisitor):
             rhs = list(self.graph_sources(node))
         seq = self._event("data_write", None)
         self.data_writes.append(DataWrite(kind, node, target, inner, path, rhs, value_node, seq,
-                                          self.stmt_id, self.ctx(), detail))
+                                          self.stmt_id, self.ctx(), detail, graph_roots(self, inner),
+                                          graph_roots(self, value_node, given=False) if value_node is not None else frozenset()))
 
     def _parameters_owner(self, name: str) -> Optional[str]:
         """``D`` for the loop variable ``p`` of an enclosing ``for p in D.parameters():`` (or

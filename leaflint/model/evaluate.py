@@ -82,7 +82,7 @@ class Evaluator:
         if isinstance(node, cst.Attribute):
             attr = node.attr.value
             if attr == "data":
-                return DataOf(self.value_of(node.value), dotted(node.value))
+                return DataOf(self.value_of(node.value), dotted(node.value), node)
             base = self.value_of(node.value)
             if attr in ("grad", "weight_norm"):
                 return None
@@ -91,7 +91,7 @@ class Evaluator:
             if base is None:
                 return None
             if isinstance(base, DataOf):
-                return DataOf(base.base, base.path) if attr in api.VIEW_ATTRIBUTES else None
+                return DataOf(base.base, base.path, base.node) if attr in api.VIEW_ATTRIBUTES else None
             if attr in api.VIEW_ATTRIBUTES:
                 return View(base)
             if isinstance(base, (SelfRef, Attr, ModuleInstance, Item)) or (

@@ -93,12 +93,14 @@ class DataWrite:
     stmt_id: int
     ctx: Context
     detail: str = ""  # the in-place method, for writes through .data
+    roots: frozenset[str] = frozenset()  # the written tensor's graph roots (leaflint.model.roots)
+    value_roots: frozenset[str] = frozenset()  # for an assignment: the new value's graph roots
 
 
 @dataclass
 class DataRead:
     node: cst.Attribute
-    target: Value
+    target: Optional[Value]
     ctx: Context
 
 
@@ -129,6 +131,8 @@ class ArgCall:
     ctx: Context
     node: cst.Call
     args: tuple  # (keyword or None, value, node)
+    arg_roots: tuple = ()  # each argument's graph roots (leaflint.model.roots)
+    seq: int = 0  # the event number at the call: a later backward() has a larger one
 
 
 @dataclass(frozen=True)

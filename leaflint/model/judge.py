@@ -18,6 +18,7 @@ import libcst as cst
 
 from leaflint.findings import short
 from leaflint.model.facts import DataWrite, Grad
+from leaflint.model.roots import MODULE
 from leaflint.model.torchapi import MASKING_METHODS
 from leaflint.model.walk import children
 
@@ -74,16 +75,25 @@ def is_copy_of(node: cst.CSTNode, source: cst.CSTNode) -> bool:
 
 
 def discarded_graph_source(model, write: DataWrite) -> Optional[str]:
-    """The leaf whose graph a ``.data = value`` assignment throws away, if any."""
+    """The leaf whose graph a ``.data = value`` assignment throws away, if any. The written
+    tensor's own graph counts inside forward only (there the weight is overwritten on every call
+    with a computation autograd never sees); elsewhere ``p.data = p - lr * p.grad`` is a step."""
     if write.kind != "assign" or write.value_node is None:
         return None
     for value, node in write.rhs:
-        if value == write.target or model.leaf(value) is None:
+        if (value == write.target and not model.in_forward(write.ctx)) or model.leaf(value) is None:
             continue
         if is_copy_of(write.value_node, node):
             continue
         return model.text(node)
+    if MODULE in write.value_roots and model.leaf(write.target) is not None:
+        return model.text(write.value_node)  # a parameter given a module's output (``p.data = net(x)``)
     return None
+
+
+def target_text(model, write: DataWrite) -> str:
+    """The source text of the tensor a ``.data`` write writes (``x`` when it has none)."""
+    return model.text(write.target_node) if write.target_node is not None else "x"
 
 
 def masks(write: DataWrite) -> bool:
@@ -115,7 +125,7 @@ def masks(write: DataWrite) -> bool:
 class Harm:
     """Why a ``.data`` write is harmful here: the concise ``why`` and the full ``reason``."""
 
-    kind: str  # forward-after-use | before-backward | discards-graph | mask-in-forward
+    kind: str  # forward-after-use | before-backward | graph-argument | discards-graph | mask-in-forward
     why: str
     reason: str
     source: Optional[str] = None  # discards-graph: the leaf whose graph is thrown away
@@ -134,12 +144,23 @@ def harm(model, write: DataWrite) -> Optional[Harm]:
         return Harm("before-backward", "between its use in a graph and backward(): silently wrong gradients",
                     "after the tensor was used to build a graph and before `backward()`: the backward "
                     "pass reads the new values and computes a silently wrong gradient")
+    via = model.graph_argument_call(write)
+    if via is not None:
+        return Harm("graph-argument", f"on a graph value from `{short(model.text(via), 24)}`, then backward(): "
+                                      f"wrong gradients",
+                    f"on a value computed from a graph that the call `{model.text(via)}` passes in, and a "
+                    f"backward() follows that call: the backward pass does not see the write and computes a "
+                    f"silently wrong gradient")
     source = discarded_graph_source(model, write)
+    if source is not None and in_forward and source == target_text(model, write):
+        source, computed_from_itself = None, True  # its own graph: stored into it on every call
+    else:
+        computed_from_itself = False
     if source is not None:
         return Harm("discards-graph", f"with a value whose graph it drops: `{short(source, 24)}` gets no gradient",
                     f"{'inside forward ' if in_forward else ''}and throws away the graph of the new value: "
                     f"`{source}` requires grad but gets no gradient through it", source)
-    if in_forward and masks(write):
+    if in_forward and (computed_from_itself or masks(write)):
         return Harm("mask-in-forward", "in forward: the mask is written into the weights for good, unseen by autograd",
                     "inside forward: the mask or dropout is written permanently into the weights on every "
                     "call, and autograd never sees it (the gradient ignores it)")

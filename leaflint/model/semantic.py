@@ -18,9 +18,9 @@ from leaflint.model.facts import (  # noqa: F401  (re-exported for the rules)
 )
 from leaflint.model.flow import handles, one_time_guard
 from leaflint.model.prepass import prepass
-from leaflint.model.summaries import call_site_writes
+from leaflint.model.summaries import call_site_writes, graph_argument_writes
 from leaflint.model.values import (
-    Attr, Fresh, FrozenParameter, Item, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value, View,
+    Attr, DataOf, Fresh, FrozenParameter, Item, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value, View,
 )
 from leaflint.model.walk import walk
 
@@ -44,6 +44,7 @@ class SemanticModel:
         self._resolve_call_graph(collector)
         self.inplace.extend(call_site_writes(self, collector.arg_calls))
         self._graph_writes = self._writes_between_use_and_backward()
+        self._graph_argument_writes = graph_argument_writes(self, collector.arg_calls)
 
     # ------------------------------------------------------------ call graph
     def callees(self, ref: CallRef) -> list[FuncInfo]:
@@ -270,6 +271,19 @@ class SemanticModel:
     def in_forward(self, ctx: Context) -> bool:
         return ctx.func.in_forward
 
+    def cuts_forward_output(self, read: DataRead) -> bool:
+        """Whether a ``.data`` read is the whole output of a module's ``forward``, grad on: every
+        ``return`` of that forward gives a ``.data`` read (or a view of one), this one among them.
+        The module's output then carries no graph: nothing that computed it gets a gradient
+        through it. (A ``.data`` term next to a graph-carrying one, ``x + (q - x).data``, is a
+        straight-through estimator, and a read that feeds only logging is not the output.)"""
+        func = read.ctx.func
+        if not self._is_forward_method(func) or self.grad_at(read.ctx) is not Grad.ON:
+            return False
+        returns = func.returns
+        return bool(returns) and all(isinstance(r, DataOf) and r.node is not None for r in returns) \
+            and any(r.node is read.node for r in returns)
+
     def site_leaf(self, site: InplaceSite) -> Optional[Leaf]:
         """The leaf an in-place site writes, when it is known to be one there.
 
@@ -359,6 +373,11 @@ class SemanticModel:
 
     def is_graph_write(self, write: DataWrite) -> bool:
         return id(write) in self._graph_writes
+
+    def graph_argument_call(self, write: DataWrite) -> Optional[cst.Call]:
+        """The call that passes a graph value to a helper writing it through ``.data``, with a
+        backward() after it (``summaries.graph_argument_writes``), or None."""
+        return self._graph_argument_writes.get(id(write))
 
     def _writes_between_use_and_backward(self) -> set[int]:
         """``.data`` writes on a path used by a differentiable op before a later backward()."""

@@ -15,7 +15,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Optional
 
-from leaflint.model.facts import ArgCall, CallRef, FuncInfo, Grad, InplaceSite
+import libcst as cst
+
+from leaflint.model.facts import ArgCall, CallRef, DataWrite, FuncInfo, Grad, InplaceSite
+from leaflint.model.roots import MODULE
 from leaflint.model.values import Arg, Value, View
 
 if TYPE_CHECKING:
@@ -126,3 +129,90 @@ def call_site_writes(model: "SemanticModel", calls: list[ArgCall]) -> list[Inpla
                                            via_arg=argument[1]))  # type: ignore[arg-type]
         pending = upward
     return derived
+
+
+# ---------------------------------------------------------------- .data writes on a graph argument
+
+
+def _passed_callees(model: "SemanticModel", call: ArgCall, calls: list[ArgCall]) -> list[FuncInfo]:
+    """The functions a call may run: the ones its name resolves to, or, when it calls one of the
+    enclosing function's parameters (``def step(G, scale_fn): scale_fn(G(z))``), the functions of
+    this file that the enclosing function's callers pass for that parameter."""
+    callees = model.callees(CallRef(call.key, call.scope, call.ctx))
+    caller = call.ctx.func
+    if callees or call.key[0] != "name" or call.key[1] not in caller.params:
+        return callees
+    found: list[FuncInfo] = []
+    for outer in calls:
+        if caller not in model.callees(CallRef(outer.key, outer.scope, outer.ctx)):
+            continue
+        argument = _bind_arguments(caller, outer).get(call.key[1])
+        node = argument[1] if argument is not None else None
+        if isinstance(node, cst.Name):
+            found.extend(f for f in model.callees(CallRef(("name", node.value), outer.scope, outer.ctx))
+                         if f not in found)
+    return found
+
+
+def _bound_roots(callee: FuncInfo, call: ArgCall) -> dict[str, frozenset[str]]:
+    """Parameter name -> the graph roots of the argument a call passes for it."""
+    params = list(callee.params)
+    if call.key[0] == "method" and callee.self_name is not None and params:
+        params = params[1:]
+    bound: dict[str, frozenset[str]] = {}
+    position = 0
+    for (keyword, _, _), roots in zip(call.args, call.arg_roots):
+        if keyword is None:
+            if position < len(params):
+                bound[params[position]] = roots
+            position += 1
+        elif keyword in params:
+            bound[keyword] = roots
+    return bound
+
+
+def graph_argument_writes(model: "SemanticModel", calls: list[ArgCall]) -> dict[int, cst.Call]:
+    """``.data`` writes on a value computed from a function's parameter, where a call passes that
+    parameter a graph value (a module's output) and a backward() follows the call in the caller:
+    id of the write -> the call. The write is hidden from autograd, so that backward computes a
+    silently wrong gradient (``fake = G(z); clamp_data(fake); D(fake).mean().backward()``).
+
+    A caller that passes its own parameter on makes the write part of its own summary (bounded
+    rounds), so the judgement is made where the graph value and the backward() are."""
+    pending: dict[int, list[tuple[str, DataWrite]]] = {}
+    for write in model.data_writes:
+        func = write.ctx.func
+        if write.ctx.grad not in (Grad.ON, Grad.INHERIT):
+            continue
+        for root in write.roots:
+            if root in func.params and root != func.self_name:
+                pending.setdefault(id(func), []).append((root, write))
+    found: dict[int, cst.Call] = {}
+    seen: set[tuple[int, int, str]] = set()
+    for _ in range(_ROUNDS):
+        if not pending:
+            break
+        upward: dict[int, list[tuple[str, DataWrite]]] = {}
+        for call in calls:
+            caller = call.ctx.func
+            for callee in _passed_callees(model, call, calls):
+                if callee is caller or id(callee) not in pending:
+                    continue
+                roots = _bound_roots(callee, call)
+                for param, write in pending[id(callee)]:
+                    if (id(call.node), id(write), param) in seen or param not in roots:
+                        continue
+                    seen.add((id(call.node), id(write), param))
+                    if model.grad_at(call.ctx) is Grad.OFF:
+                        continue
+                    if MODULE in roots[param] and _backward_after(caller, call.seq):
+                        found.setdefault(id(write), call.node)
+                    for outer_param in roots[param] - {MODULE}:
+                        if outer_param in caller.params and outer_param != caller.self_name:
+                            upward.setdefault(id(caller), []).append((outer_param, write))
+        pending = upward
+    return found
+
+
+def _backward_after(func: FuncInfo, seq: int) -> bool:
+    return any(kind == "backward" and event_seq > seq for event_seq, _, kind, _ in func.events)

@@ -7,7 +7,7 @@ leaf that requires grad is decided only after the whole file has been read (a cl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Union
 
 
@@ -87,10 +87,12 @@ class View:
 
 @dataclass(frozen=True)
 class DataOf:
-    """``x.data``: the same storage with autograd's version tracking bypassed."""
+    """``x.data``: the same storage with autograd's version tracking bypassed. ``node`` is the
+    ``.data`` read it came from (not part of the value's identity)."""
 
     base: Optional["Value"]
     path: Optional[str]
+    node: Optional[object] = field(default=None, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)

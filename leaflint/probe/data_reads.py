@@ -90,6 +90,12 @@ def handle_data_get(func, args, kwargs):
                                             "param": weakref.ref(t), "desc": describe.tensor_info(t),
                                             "fwd": describe.forward_stack()}
                         st.any_taint = True
+            elif t.grad_fn is not None and torch.is_grad_enabled() and st.fwd_stack():
+                # a graph value's .data in forward: LL203 if it is what the module returns (post hook)
+                frame, real, via = frames.find_user_frame(sys._getframe(3))
+                if frame is not None and via is None:
+                    st.cut_reads[result] = ((schema.DATA_CUT, frame.f_code, frame.f_lasti),
+                                            frames.loc(frame, real), describe.tensor_info(t))
     except Exception as exc:
         state.failed(".data read", exc)
     return result

@@ -316,6 +316,9 @@ def _confirm_text(code: str, hits: list[schema.Event]) -> str:
         if code == "LL202" and not harm and not why:
             parts.append("autograd's version counter is bypassed (use `with torch.no_grad(): x.copy_(y)`)")
         return "; ".join(parts) + _where(write)
+    if kind == schema.DATA_CUT and ev.get("output_of"):
+        return (f"`.data` of {_tensor_text(ev)}, read inside forward, was the output of {ev['output_of']}: "
+                f"the output carried no graph, so nothing that computed it could get a gradient") + _where(ev)
     if kind == schema.DATA_CUT:
         grad = {"none": "; its grad is None after the backward",
                 "other_uses": "; it got a gradient only through its other uses"}.get(ev.get("param_grad"), "")

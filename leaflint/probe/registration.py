@@ -147,6 +147,11 @@ def _pre_hook(module, args):
 
 
 def _post_hook(module, args, output):
+    read = state.STATE.cut_reads.get(output) if isinstance(output, torch.Tensor) else None
+    if read is not None and read[0] not in state.STATE.written:
+        rec: schema.DataCut = {"k": schema.DATA_CUT, "op": ".data", "code": "LL203", "codes": ["LL203"],
+                               "output_of": type(module).__name__}
+        state.emit(dict(rec, **read[1], **read[2]), read[0])
     stack = state.STATE.fwd_stack()
     if stack:
         if stack[-1] is module:

@@ -146,6 +146,7 @@ class DataCut(_Finding, TensorDesc, total=False):
     consumer: str
     backward_at: Span
     param_grad: str  # "none" | "other_uses"
+    output_of: str   # a forward returned the .data of a graph value: the module's class name
 
 
 class ParamSet(_Finding, total=False):

@@ -48,6 +48,7 @@ class ProbeState:
         self.replaced = WeakIdKeyDictionary()  # old Parameter -> location dict of the replacement
         self.pending_writes: list[dict] = []  # .data writes waiting for the next backward
         self.taint = WeakIdKeyDictionary()  # value derived from a .data read in forward -> read
+        self.cut_reads = WeakIdKeyDictionary()  # .data of a graph value read in forward -> the read
         self.any_taint = False
         self.consumers: dict = {}  # (sequence_nr, node type) of graph nodes fed a tainted value -> read
         self.seq_probe = None

@@ -94,6 +94,9 @@ def graph_advice(model: SemanticModel, write: DataWrite, found: Harm, plan) -> s
             return f"move the write after {where}: the gradient is then computed from the values the loss used"
         return ("move the write after the `backward()` call (and after `optimizer.step()` when one follows): "
                 "the gradient is then computed from the values the loss used")
+    if found.kind == "graph-argument":
+        return (f"compute the new values out of place so that autograd sees them (`y = y * scale`, "
+                f"`y[i] = y[i].clone() * s`), or write `{text}` only after the backward()")
     if found.kind == "discards-graph":
         return (f"to train `{found.source}`, compute with the value instead of storing it (e.g. "
                 f"`F.linear(x, value, bias)`) or register a parametrization "
@@ -117,11 +120,19 @@ class DataWriteInGraphContext(Rule):
 Flags writes through `.data` (`x.data = v`, `x.data.mul_(m)`, `x.data[i] = v`, and writes
 through an alias `c = x.data; c.zero_()`), with grad mode on, in the contexts where they
 corrupt training:
-- inside `forward` of an `nn.Module` (and helpers reached only from it), on a parameter;
+- inside `forward` of an `nn.Module` (and helpers reached only from it), on a parameter:
+  after its use, as a mask or dropout, or with a value computed from the parameter itself
+  (`self.w.data = torch.mul(self.w, mask)`: stored into the weights on every call);
 - after the tensor was used by a differentiable op and before the `backward()` that follows
   in the same function;
-- when the assigned value carries a graph from another tensor that requires grad, which the
-  assignment throws away (`lin.weight.data = lin.weight * mask`: `mask` never trains).
+- when the assigned value carries a graph from another tensor that requires grad, or from a
+  module's output, which the assignment throws away (`lin.weight.data = lin.weight * mask`:
+  `mask` never trains; `target.weight.data = hyper(z)`: `hyper` never trains);
+- in a helper, on a value computed from one of its parameters, when a caller passes it a
+  module's output and calls `backward()` after the call (reported at the write, naming the
+  call): `fake = G(z); clamp_data(fake); D(fake).mean().backward()`, where `clamp_data` does
+  `x.data.clamp_(-1, 1)`. Functions passed as arguments (`post(fake)`, with `post` a parameter)
+  are followed to the functions of the file that the callers pass.
 
 ## Why is this bad?
 `.data` bypasses autograd's version counter. A tensor saved for backward and then
@@ -169,6 +180,8 @@ on a tensor that requires grad, outside no_grad.
                       'y.backward()\n'
                       'w.data = torch.ones(3)\n'),
         Invalid("import torch\nfrom torch import nn\nimport torch.nn.functional as F\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.raw = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        self.lin.weight.data = F.dropout(self.raw, 0.5)\n        return self.lin(x)\n",
+                fixed=None),
+        Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.register_buffer('keep', torch.ones(2, 2))\n    def forward(self, x):\n        self.lin.weight.data = torch.mul(self.lin.weight, self.keep)\n        return self.lin(x)\n",
                 fixed=None),
     ]
 
@@ -276,7 +289,7 @@ class DataReadInForward(Rule):
     code = "LL203"
     name = "data-read-in-forward"
     fix_applicability = (Applicability.UNSAFE,)
-    summary = "A parameter's `.data` read inside forward and used to compute the output."
+    summary = "A `.data` read inside forward that cuts the graph: a parameter's, used to compute the output, or the whole output's."
     docs = f"""
 ## What it does
 Flags `self.weight.data` (any parameter's `.data`) read inside `forward` (and helpers reached
@@ -284,6 +297,11 @@ only from it) where the value feeds the computation: `x @ self.weight.data`,
 `F.linear(x, self.lin.weight.data)`, `self.h = self.h0.data` as a recurrence's initial state.
 Metadata reads (`.data.shape`, `.dtype`, `.device`, `.size()`, `.data_ptr()`) are not flagged,
 nor is `.detach()`, which is a deliberate stop-gradient.
+
+It also flags a `forward` whose output is a `.data` read of any tensor: every `return` gives
+`<value>.data` (`logits = torch.stack(steps, 1).data; return logits`). A `.data` term next to
+a graph-carrying one (the straight-through `x + (q - x).data`) and reads that only feed
+logging are not the output and are not flagged.
 
 ## Why is this bad?
 `.data` returns the values without their autograd history: the output no longer depends on
@@ -305,6 +323,7 @@ If blocking the gradient is intended, say so with `self.weight.detach()`.
 {_REFERENCES}"""
     valid = [
         Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        assert self.w.data.shape[0] == 2\n        return x @ self.w\n"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n    def forward(self, x):\n        h = self.lin(x)\n        return h + (h.round() - h).data\n"),
     ]
     invalid = [
         Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(2, 2))\n    def forward(self, x):\n        return x @ self.w.data\n",
@@ -316,10 +335,21 @@ If blocking the gradient is intended, say so with `self.weight.detach()`.
                       '        self.w = nn.Parameter(torch.ones(2, 2))\n'
                       '    def forward(self, x):\n'
                       '        return x @ self.w\n'),
+        Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n    def forward(self, x):\n        out = torch.tanh(self.lin(x)).data\n        return out\n",
+                fixed=None),
     ]
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
         for read in model.data_reads:
+            if model.cuts_forward_output(read):
+                text = model.text(read.node.value)
+                yield Report(read.node, f"`{short(text, 32)}.data` is the whole output of forward: nothing that "
+                                        f"computed it gets a gradient",
+                             detail=f"forward returns `{text}.data`, which carries no graph: the loss computed from "
+                                    f"this module's output cannot backpropagate into it (backward() raises, or the "
+                                    f"parameters that produced it silently get no gradient); return `{text}` (or "
+                                    f"`{text}.detach()` if a stop-gradient is intended)")
+                continue
             if not model.in_forward(read.ctx) or model.grad_at(read.ctx) is not Grad.ON:
                 continue
             if model.leaf(read.target) is None or not computes_output(read):
