@@ -18,7 +18,7 @@ FAMILY_KINDS: dict[str, tuple[str, ...]] = {
     "LL202": _DATA_WRITE,
     "LL203": ("data_get", "data_flow", "data_cut"),
     "LL301": ("param_set", "opt_step"),
-    "LL302": ("module_set",),
+    "LL302": ("module_set", "module_built"),
     "LL303": ("param_assign",),
 }
 

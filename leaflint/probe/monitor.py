@@ -18,6 +18,8 @@ Kinds and the rule codes they bear on:
 ``param_set``    a Parameter registered on a module: LL301 when it replaces a trainable one in
                  forward with a value computed by a graph (whose producers are cut off).
 ``module_set``   a module with parameters assigned to an attribute: LL302 in forward.
+``module_built`` a module with parameters built in forward and called there unregistered (not
+                 a submodule of the module running forward): LL302, at the construction.
 ``param_assign`` a plain tensor assigned over a Parameter slot (TypeError): LL303.
 ``opt_step``     an optimizer stepped a Parameter replaced in forward whose grad is None.
 
@@ -93,6 +95,7 @@ class _State:
         self.data_alias = WeakIdKeyDictionary()  # result of t.data -> t
         self.param_origin = WeakIdKeyDictionary()  # new Parameter -> (grad_fn name, leaf names)
         self.replaced = WeakIdKeyDictionary()  # old Parameter -> location dict of the replacement
+        self.built = WeakIdKeyDictionary()  # module given a trainable Parameter in forward -> where built
         self.pending_writes: list[dict] = []  # .data writes waiting for the next backward
         self.taint = WeakIdKeyDictionary()  # value derived from a .data read in forward -> read
         self.any_taint = False
@@ -969,7 +972,7 @@ def _hook_user_frame():
     while f is not None:
         fn = os.path.realpath(f.f_code.co_filename)
         if fn in (_MODULE_FILE, _THIS_FILE, _PARAMETER_FILE) and f.f_code.co_name in _MODULE_SKIP_NAMES | {
-            "_hook_user_frame", "_param_hook", "_module_hook", "_setattr_wrapper"
+            "_hook_user_frame", "_param_hook", "_module_hook", "_setattr_wrapper", "_register_wrapper"
         }:
             skip.add(f.f_code)
             f = f.f_back
@@ -1000,6 +1003,8 @@ def _param_hook(module, name, param):
             harm = cond and bool(origin_graph)
             key = ("param_set", frame.f_code, frame.f_lasti, cond, harm)
             loc = _loc(frame, real)
+            if in_fwd and old is None and getattr(param, "requires_grad", False):
+                st.built[module] = _built_at(frame, real)
             if cond and isinstance(old, torch.Tensor):
                 st.replaced[old] = {"loc": loc, "name": f"{type(module).__name__}.{name}",
                                     "module": type(module).__name__}
@@ -1071,8 +1076,31 @@ def _module_hook(module, name, submodule):
     return None
 
 
+def _built_at(frame, real) -> dict:
+    """Where a module was built: the user frame outside every module ``__init__`` (``Block(d)``)."""
+    while frame.f_code.co_name == "__init__" and isinstance(frame.f_locals.get("self"), nn.Module):
+        outer, outer_real, _ = _find_user_frame(frame.f_back)
+        if outer is None:
+            break
+        frame, real = outer, outer_real
+    return _loc(frame, real)
+
+
 def _pre_hook(module, args):
-    _STATE.fwd_stack().append(module)
+    st = _STATE
+    stack = st.fwd_stack()
+    loc = st.built.pop(module, None) if stack and st.built else None
+    if loc is not None:  # LL302: built in forward, called there without being registered
+        try:
+            with torch._C.DisableTorchFunction():
+                if all(m is not module for m in stack[0].modules()):
+                    rec = {"k": "module_built", "op": "module called", "code": "LL302", "codes": ["LL302"],
+                           "module_type": type(module).__name__, "fwd": _fwd_desc(),
+                           "params": [n for n, p in module.named_parameters() if p.requires_grad][:6], **loc}
+                    _emit(rec, ("module_built", loc["file"], loc["line"], loc["col"]))
+        except Exception:
+            pass
+    stack.append(module)
 
 
 def _post_hook(module, args, output):
@@ -1153,6 +1181,21 @@ def _patch_setattr():
 
     _setattr_wrapper.__wrapped__ = orig
     nn.Module.__setattr__ = _setattr_wrapper
+    orig_register = nn.Module.register_parameter
+
+    def _register_wrapper(self, name, param):
+        try:
+            return orig_register(self, name, param)
+        except TypeError as exc:  # a plain tensor given to register_parameter (LL303)
+            if "to parameter" in str(exc):
+                try:
+                    _record_param_assign(self, name, param, str(exc))
+                except Exception:
+                    pass
+            raise
+
+    _register_wrapper.__wrapped__ = orig_register
+    nn.Module.register_parameter = _register_wrapper
 
 
 def _record_param_assign(module, name, value, err):

@@ -345,6 +345,11 @@ def _confirm_text(code: str, hits: list[dict]) -> str:
         params = ", ".join(ev.get("params") or ())
         return (f"forward assigned a new {ev.get('module_type')} to `{ev.get('param')}` (parameters: {params}): "
                 f"new, untrained parameters on every call that no optimizer holds") + _where(ev)
+    if kind == "module_built":
+        params = ", ".join(ev.get("params") or ())
+        return (f"a {ev.get('module_type')} built inside forward was called without being registered on the "
+                f"module (parameters: {params}): fresh random parameters on every call, not in "
+                f"model.parameters(), never trained") + _where(ev)
     if kind == "param_assign":
         return f"assigning {ev.get('tensor')} to `{ev.get('param')}`: torch raised {ev.get('err')}" + _where(ev)
     return kind or "event"
