@@ -1058,7 +1058,9 @@ def _module_hook(module, name, submodule):
             if frame is None:
                 return None
             params = [n for n, p in submodule.named_parameters() if p.requires_grad]
-            cond = bool(params)
+            # harm: a module the slot already held is replaced (rebuilt on every call); a first
+            # creation (the slot empty or None: lazy, or a module under construction) is not
+            cond = bool(params) and module._modules.get(name) is not None
             key = ("module_set", frame.f_code, frame.f_lasti, cond)
             if key in st.written:
                 return None
@@ -1093,10 +1095,10 @@ def _pre_hook(module, args):
     if loc is not None:  # LL302: built in forward, called there without being registered
         try:
             with torch._C.DisableTorchFunction():
-                if all(m is not module for m in stack[0].modules()):
+                params = [n for n, p in module.named_parameters() if p.requires_grad]
+                if params and all(m is not module for m in stack[0].modules()):
                     rec = {"k": "module_built", "op": "module called", "code": "LL302", "codes": ["LL302"],
-                           "module_type": type(module).__name__, "fwd": _fwd_desc(),
-                           "params": [n for n, p in module.named_parameters() if p.requires_grad][:6], **loc}
+                           "module_type": type(module).__name__, "fwd": _fwd_desc(), "params": params[:6], **loc}
                     _emit(rec, ("module_built", loc["file"], loc["line"], loc["col"]))
         except Exception:
             pass

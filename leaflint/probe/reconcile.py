@@ -409,7 +409,8 @@ def _refute_text(code: str, evs: list[dict]) -> str:
                     f"was observed") + _where(ev)
         return f"Parameter `{ev.get('param')}` was registered in forward but replaced nothing" + _where(ev)
     if kind == "module_set":
-        return f"the {ev.get('module_type')} assigned in forward owns no trainable parameters" + _where(ev)
+        return (f"the {ev.get('module_type')} assigned in forward owns no trainable parameters, or filled an "
+                f"empty slot (a one-time creation, not a rebuild)") + _where(ev)
     if kind == "param_assign":
         return f"`{ev.get('param')}` was assigned without error ({ev.get('tensor')})" + _where(ev)
     return "the line ran; the rule's condition was false"
