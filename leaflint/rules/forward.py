@@ -213,7 +213,11 @@ def _registers(assign: AttrAssign) -> bool:
         and node.func.attr.value == "register_parameter"
 
 
-def _plain_tensor(value) -> bool:
+def _plain_tensor(value, in_forward: bool) -> bool:
+    """A tensor that is not an nn.Parameter. A fresh leaf that requires grad
+    (``torch.zeros(n, requires_grad=True)``) is one too; inside forward LL301 reports it."""
+    if isinstance(value, Fresh):
+        return value.origin != "nn.Parameter(...)" and not in_forward
     return isinstance(value, (PlainTensor, DataOf, View)) and not unknown_root(value)
 
 
@@ -254,7 +258,7 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
         for assign in model.attr_assigns:
-            if not _plain_tensor(model.value_assigned(assign)):
+            if not _plain_tensor(model.value_assigned(assign), model.in_forward(assign.ctx)):
                 continue
             if model.falls_back_on(assign.ctx, "TypeError"):
                 continue  # a deliberate fallback: the except branch handles the TypeError
