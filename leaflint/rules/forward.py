@@ -198,10 +198,10 @@ lazy module (`nn.LazyLinear`).
             what = f"{short(model.text(built.node.func), 24)}(...)"
             how = f"bound to the local `{built.local}` and only called" if built.local else "applied inline"
             yield Report(built.node, (
-                f"`{what}` built inside forward and never registered: new random parameters on every call, "
+                f"`{what}` built inside forward and never registered: its parameters are new on every call, "
                 f"never trained"), detail=(
                 f"`{what}` is built inside forward and {how}, never registered on the module: its parameters are "
-                f"drawn afresh on every call, `model.parameters()` does not list them, so no optimizer trains them "
+                f"initialised afresh on every call, `model.parameters()` does not list them, so no optimizer trains them "
                 f"and `state_dict()` does not save them; build it once in __init__ (`self.name = "
                 f"{short(model.text(built.node.func), 24)}(...)`) and only call it in forward"))
 
