@@ -56,6 +56,12 @@ NOT_FIXABLE = {
     "ll2_bad_data_output_forward.py",
     # a module rebuilt in forward: building it once in __init__ needs its size (LL302: no fix)
     "ll3_bad_module_in_forward.py",
+    # modules built in forward and applied unregistered: moving them to __init__ needs their
+    # sizes, which forward reads from the input (LL302: advice, no fix)
+    "ll3_bad_module_unregistered.py",
+    # register_parameter given a plain tensor: wrapping it in nn.Parameter or registering a
+    # buffer instead depends on whether it should train (LL303 via register_parameter: advice)
+    "ll3_bad_register_plain_tensor.py",
     # writes into the caller's tensors (arguments, views of them): no mechanical rewrite (LL402)
     "ll4_bad_saved_input.py",
     # writes inside loops: the fix is a list joined with torch.stack (LL402: advice, no fix)

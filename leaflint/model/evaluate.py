@@ -44,6 +44,17 @@ def module_tree_factory(qual: Optional[str], func: cst.BaseExpression) -> Option
     return None
 
 
+def _affine(layer: str, node: cst.Call) -> bool:
+    """Whether the layer has parameters by its constructor's flag (``affine=False``: none). A flag
+    that is not a literal leaves it unknown: not known to own parameters."""
+    if layer not in api.AFFINE_ARGUMENTS:
+        return True
+    keyword, position, default = api.AFFINE_ARGUMENTS[layer]
+    arg = kwarg(node, keyword)
+    flag = arg.value if arg is not None else positional(node, position)
+    return default if flag is None else is_true(flag) is True
+
+
 class Evaluator:
     imports: ImportTable
     classes: dict[str, ClassInfo]
@@ -184,6 +195,8 @@ class Evaluator:
             tree = module_tree_factory(qual, func)
             if tree is not None:
                 return ModuleInstance(("tree", tree))
+            if isinstance(receiver, PlainTensor) and api.returns_tensor(method):
+                return PlainTensor()  # ``(a - b).sqrt().clamp(min=e)``: a tensor op on a plain tensor
         else:
             qual = self.qualname(func)
             if qual is None and isinstance(func, cst.Name):
@@ -211,7 +224,7 @@ class Evaluator:
             inplace = kwarg(node, "inplace")
             item = self._container_items(node) if layer in api.MODULE_CONTAINERS else None
             return ModuleInstance(("torch", layer), inplace=inplace is not None and is_true(inplace.value) is True,
-                                  item=item)
+                                  item=item, frozen=not _affine(layer, node))
         if qual.startswith("torch.") and not qual.startswith("torch.nn.") or qual.startswith("torch.nn.functional."):
             name = qual.rsplit(".", 1)[-1]
             if name in api.FACTORIES or qual.count(".") == 1:

@@ -12,13 +12,14 @@ import dataclasses
 import libcst as cst
 
 from leaflint.model import torchapi as api
+from leaflint.model.built import BuiltModule, built_modules
 from leaflint.model.collect import Collector
 from leaflint.model.facts import (  # noqa: F401  (re-exported for the rules)
     AttrAssign, CallRef, ClassInfo, Context, DataRead, DataWrite, FuncInfo, Grad, InplaceSite, Leaf,
 )
 from leaflint.model.flow import handles, one_time_guard
 from leaflint.model.prepass import prepass
-from leaflint.model.summaries import call_site_writes, graph_argument_writes
+from leaflint.model.summaries import call_site_writes, graph_argument_writes, returned_value
 from leaflint.model.values import (
     Attr, DataOf, Fresh, FrozenParameter, Item, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value, View,
 )
@@ -284,6 +285,11 @@ class SemanticModel:
         return bool(returns) and all(isinstance(r, DataOf) and r.node is not None for r in returns) \
             and any(r.node is read.node for r in returns)
 
+    def built_in_forward(self) -> list[BuiltModule]:
+        """Parameter-owning modules built inside forward (or helpers reached only from it) and only
+        applied there, never registered (``nn.Linear(a, b)(x)``; see ``model/built.py``)."""
+        return built_modules(self, [f for f in self.funcs if f.in_forward])
+
     def site_leaf(self, site: InplaceSite) -> Optional[Leaf]:
         """The leaf an in-place site writes, when it is known to be one there.
 
@@ -312,6 +318,13 @@ class SemanticModel:
         if module is None or module.kind[0] != "local":
             return False
         return any(value.name in cls.containers for cls in self._class_chain(module.kind[1]))
+
+    def value_assigned(self, assign: AttrAssign) -> Optional[Value]:
+        """The value of an attribute assignment; for a call of a function of this file that was
+        unknown where it was read, what its returns give (see ``summaries.returned_value``)."""
+        if assign.value is not None:
+            return assign.value
+        return returned_value(self, assign.value_node, assign.ctx)
 
     def falls_back_on(self, ctx: Context, exception: str) -> bool:
         """Whether an enclosing ``try`` turns ``exception`` into a deliberate fallback."""

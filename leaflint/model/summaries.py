@@ -7,7 +7,10 @@ write* (where torch raises, so the probe's event lands on the same line), naming
 that passes the leaf. Writes propagate bottom-up: a function that passes its own parameter to
 such a helper writes that parameter too.
 
-What a function returns is summarised while the file is read (``Collector.call_summary``).
+What a function returns is summarised while the file is read (``Collector.call_summary``), for
+the calls that come after the function in the file; ``returned_value`` answers the same question
+once the whole file is read, for a call of a function or method defined anywhere in it (a helper
+method below ``__init__``).
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 
-from leaflint.model.facts import ArgCall, CallRef, DataWrite, FuncInfo, Grad, InplaceSite
+from leaflint.model.facts import ArgCall, CallRef, Context, DataWrite, FuncInfo, Grad, InplaceSite
 from leaflint.model.roots import MODULE
-from leaflint.model.values import Arg, Value, View
+from leaflint.model.values import Arg, PlainTensor, Value, View
 
 if TYPE_CHECKING:
     from leaflint.model.semantic import SemanticModel
@@ -216,3 +219,36 @@ def graph_argument_writes(model: "SemanticModel", calls: list[ArgCall]) -> dict[
 
 def _backward_after(func: FuncInfo, seq: int) -> bool:
     return any(kind == "backward" and event_seq > seq for event_seq, _, kind, _ in func.events)
+
+
+def _call_key(node: cst.Call, func: FuncInfo) -> Optional[tuple]:
+    """``helper(...)`` -> ("name", helper); ``self.helper(...)`` in a method -> ("method", cls, helper)."""
+    if isinstance(node.func, cst.Name):
+        return ("name", node.func.value)
+    if isinstance(node.func, cst.Attribute) and isinstance(node.func.value, cst.Name) \
+            and func.cls is not None and node.func.value.value == func.self_name:
+        return ("method", func.cls.name, node.func.attr.value)
+    return None
+
+
+def returned_value(model: "SemanticModel", node: cst.CSTNode, ctx: Context) -> Optional[Value]:
+    """What a call of one function or method of this file gives, when every ``return`` of it gives a
+    plain tensor (not a Parameter): ``PlainTensor``; anything else, or a function with no
+    ``return`` (it gives None), a generator, several candidate callees: unknown (None)."""
+    if not isinstance(node, cst.Call):
+        return None
+    key = _call_key(node, ctx.func)
+    if key is None:
+        return None
+    scope: list[FuncInfo] = []
+    current: Optional[FuncInfo] = ctx.func
+    while current is not None and current.node is not None:
+        scope.insert(0, current)
+        current = current.parent
+    callees = model.callees(CallRef(key, tuple(scope), ctx))
+    if len(callees) != 1 or callees[0] is ctx.func:
+        return None
+    returns = callees[0].returns
+    if returns and all(isinstance(r, PlainTensor) for r in returns):
+        return PlainTensor()
+    return None

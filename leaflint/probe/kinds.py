@@ -20,7 +20,7 @@ FAMILY_KINDS: dict[str, tuple[str, ...]] = {
     "LL202": _DATA_WRITE,
     "LL203": (schema.DATA_GET, schema.DATA_FLOW, schema.DATA_CUT),
     "LL301": (schema.PARAM_SET, schema.OPT_STEP),
-    "LL302": (schema.MODULE_SET,),
+    "LL302": (schema.MODULE_SET, schema.MODULE_BUILT),
     "LL303": (schema.PARAM_ASSIGN,),
 }
 

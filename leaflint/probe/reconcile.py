@@ -349,6 +349,11 @@ def _confirm_text(code: str, hits: list[schema.Event]) -> str:
         params = ", ".join(ev.get("params") or ())
         return (f"forward assigned a new {ev.get('module_type')} to `{ev.get('param')}` (parameters: {params}): "
                 f"new, untrained parameters on every call that no optimizer holds") + _where(ev)
+    if kind == schema.MODULE_BUILT:
+        params = ", ".join(ev.get("params") or ())
+        return (f"a {ev.get('module_type')} built inside forward was called without being registered on the "
+                f"module (parameters: {params}): fresh random parameters on every call, not in "
+                f"model.parameters(), never trained") + _where(ev)
     if kind == schema.PARAM_ASSIGN:
         return f"assigning {ev.get('tensor')} to `{ev.get('param')}`: torch raised {ev.get('err')}" + _where(ev)
     return kind or "event"
@@ -408,7 +413,8 @@ def _refute_text(code: str, evs: list[schema.Event]) -> str:
                     f"was observed") + _where(ev)
         return f"Parameter `{ev.get('param')}` was registered in forward but replaced nothing" + _where(ev)
     if kind == schema.MODULE_SET:
-        return f"the {ev.get('module_type')} assigned in forward owns no trainable parameters" + _where(ev)
+        return (f"the {ev.get('module_type')} assigned in forward owns no trainable parameters, or filled an "
+                f"empty slot (a one-time creation, not a rebuild)") + _where(ev)
     if kind == schema.PARAM_ASSIGN:
         if ev.get("handled"):
             return (f"assigning {ev.get('tensor')} to `{ev.get('param')}`: torch raised {ev.get('err')}, and the "

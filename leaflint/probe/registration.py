@@ -40,7 +40,7 @@ def _hook_user_frame():
     while f is not None:
         fn = os.path.realpath(f.f_code.co_filename)
         if (fn in (_MODULE_FILE, _PARAMETER_FILE) or fn in frames.MONITOR_FILES) and f.f_code.co_name in _MODULE_SKIP_NAMES | {
-            "_hook_user_frame", "_param_hook", "_module_hook", "_setattr_wrapper"
+            "_hook_user_frame", "_param_hook", "_module_hook", "_setattr_wrapper", "_register_wrapper"
         }:
             skip.add(f.f_code)
             f = f.f_back
@@ -71,6 +71,8 @@ def _param_hook(module, name, param):
             harm = cond and bool(origin_graph)
             key = ("param_set", frame.f_code, frame.f_lasti, cond, harm)
             loc = frames.loc(frame, real)
+            if in_fwd and old is None and getattr(param, "requires_grad", False):
+                st.built[module] = _built_at(frame, real)
             if cond and isinstance(old, torch.Tensor):
                 st.replaced[old] = {"loc": loc, "name": f"{type(module).__name__}.{name}",
                                     "module": type(module).__name__}
@@ -124,7 +126,9 @@ def _module_hook(module, name, submodule):
             if frame is None:
                 return None
             params = [n for n, p in submodule.named_parameters() if p.requires_grad]
-            cond = bool(params)
+            # harm: a module the slot already held is replaced (rebuilt on every call); a first
+            # creation (the slot empty or None: lazy, or a module under construction) is not
+            cond = bool(params) and module._modules.get(name) is not None
             key = ("module_set", frame.f_code, frame.f_lasti, cond)
             if key in st.written:
                 return None
@@ -142,8 +146,32 @@ def _module_hook(module, name, submodule):
     return None
 
 
+def _built_at(frame, real) -> dict:
+    """Where a module was built: the user frame outside every module ``__init__`` (``Block(d)``)."""
+    while frame.f_code.co_name == "__init__" and isinstance(frame.f_locals.get("self"), nn.Module):
+        outer, outer_real, _ = frames.find_user_frame(frame.f_back)
+        if outer is None:
+            break
+        frame, real = outer, outer_real
+    return frames.loc(frame, real)
+
+
 def _pre_hook(module, args):
-    state.STATE.fwd_stack().append(module)
+    st = state.STATE
+    stack = st.fwd_stack()
+    loc = st.built.pop(module, None) if stack and st.built else None
+    if loc is not None:  # LL302: built in forward, called there without being registered
+        try:
+            with torch._C.DisableTorchFunction():
+                params = [n for n, p in module.named_parameters() if p.requires_grad]
+                if params and all(m is not module for m in stack[0].modules()):
+                    rec: schema.ModuleBuilt = {"k": schema.MODULE_BUILT, "op": "module called", "code": "LL302",
+                                               "codes": ["LL302"], "module_type": type(module).__name__,
+                                               "fwd": describe.forward_stack(), "params": params[:6], **loc}
+                    state.emit(rec, (schema.MODULE_BUILT, loc["file"], loc["line"], loc["col"]))
+        except Exception as exc:
+            state.failed("module forward pre-hook", exc)
+    stack.append(module)
 
 
 def _post_hook(module, args, output):
@@ -229,6 +257,21 @@ def _patch_setattr():
 
     _setattr_wrapper.__wrapped__ = orig
     nn.Module.__setattr__ = _setattr_wrapper
+    orig_register = nn.Module.register_parameter
+
+    def _register_wrapper(self, name, param):
+        try:
+            return orig_register(self, name, param)
+        except TypeError as exc:  # a plain tensor given to register_parameter (LL303)
+            if "to parameter" in str(exc):
+                try:
+                    _record_param_assign(self, name, param, str(exc))
+                except Exception as failure:
+                    state.failed("register_parameter", failure)
+            raise
+
+    _register_wrapper.__wrapped__ = orig_register
+    nn.Module.register_parameter = _register_wrapper
 
 
 def _record_param_assign(module, name, value, err):

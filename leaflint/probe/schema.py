@@ -37,6 +37,7 @@ DATA_FLOW = "data_flow"        # such a value first fed an op whose output is in
 DATA_CUT = "data_cut"          # a backward ran through that op: LL203
 PARAM_SET = "param_set"        # a Parameter registered on a module: LL301
 MODULE_SET = "module_set"      # a module with parameters assigned to an attribute: LL302
+MODULE_BUILT = "module_built"  # a module with parameters built in forward, called there unregistered: LL302
 PARAM_ASSIGN = "param_assign"  # a plain tensor assigned over a Parameter slot: LL303
 OPT_STEP = "opt_step"          # an optimizer stepped a Parameter replaced in forward, grad None
 SAVED_WRITE = "saved_write"    # a write changed a tensor a graph had saved: LL401-LL403
@@ -163,6 +164,11 @@ class ModuleSet(_Finding, total=False):
     params: list
 
 
+class ModuleBuilt(_Finding, total=False):
+    module_type: str
+    params: list
+
+
 class ParamAssign(_Finding, total=False):
     param: str
     err: str         # "TypeError: ..." when torch refused the assignment
@@ -225,7 +231,7 @@ Event = Union[Proc, Inplace, DataWrite, DataHarm, DataGet, DataFlow, DataCut, Pa
 KINDS: dict[str, type] = {
     PROC: Proc, INPLACE: Inplace, DATA_SET: DataWrite, DATA_INPLACE: DataWrite, DATA_HARM: DataHarm,
     DATA_GET: DataGet, DATA_FLOW: DataFlow, DATA_CUT: DataCut, PARAM_SET: ParamSet,
-    MODULE_SET: ModuleSet, PARAM_ASSIGN: ParamAssign, OPT_STEP: OptStep, SAVED_WRITE: SavedWrite,
+    MODULE_SET: ModuleSet, MODULE_BUILT: ModuleBuilt, PARAM_ASSIGN: ParamAssign, OPT_STEP: OptStep, SAVED_WRITE: SavedWrite,
     PROBE_ERROR: ProbeError, MONITOR_ERROR: MonitorError, TORCH_IMPORT: TorchImport, EXIT: Exit,
 }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import libcst as cst
+
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import AttrAssign
 from leaflint.model.evaluate import unknown_root
@@ -142,36 +144,52 @@ or `torch.nn.utils.parametrize.register_parametrization(self.linear, "weight", S
 class ModuleCreatedInForward(Rule):
     code = "LL302"
     name = "module-created-in-forward"
-    summary = "A parameter-owning module built and assigned to `self` inside forward."
+    summary = "A parameter-owning module built inside forward: assigned to `self`, or applied unregistered."
     docs = f"""
 ## What it does
-Flags `self.table = nn.Embedding(n, d)` (any torch.nn layer that owns parameters, or a
-same-file module class that does) assigned to an attribute inside `forward`. Lazy
-initialisation guarded by `if self.table is None:` is not flagged, nor is a frozen module
-(`.requires_grad_(False)`).
+Flags a module that owns trainable parameters (a torch.nn layer such as `nn.Linear`, `nn.ConvNd`,
+`nn.Embedding`, an affine norm layer, or a same-file module class that owns parameters) built
+inside `forward` (or a helper reached only from it), in two forms:
+- assigned to an attribute: `self.table = nn.Embedding(n, d)`;
+- never registered, only applied: `nn.Linear(a, b)(x)` inline, or a local
+  `conv = nn.Conv2d(...).to(dev)` whose only uses are calls `conv(x)`.
+
+Not flagged: lazy initialisation guarded by `if self.table is None:` (built once, then kept);
+a frozen module (`.requires_grad_(False)`); parameterless modules (`nn.ReLU()`, `nn.Dropout`,
+`nn.Upsample`, `nn.LayerNorm(d, elementwise_affine=False)`); a local that is stored, passed,
+or returned (it may be registered elsewhere).
 
 ## Why is this bad?
-Every call builds fresh, randomly initialised parameters: they were never given to the
-optimizer, so they never train, and the module built in `__init__` (the one the optimizer
-steps) is silently discarded; its gradient stays `None`. A real case in a major library
-rebuilt a relative-position bias table in forward.
+Every call builds fresh, randomly initialised parameters. Assigned to `self`, they replace the
+module built in `__init__` (the one the optimizer steps, whose gradient now stays `None`).
+Never registered, they are not in `model.parameters()` at all: no optimizer trains them,
+`state_dict()` does not save them, and two calls on the same input give different outputs.
+A real case in a major library rebuilt a relative-position bias table in forward.
 
 ## Example
 ```python
 def forward(self, x):
     self.bias_table = nn.Embedding(self.num_buckets, self.heads)
-    return x + self.bias_table(self.buckets)
+    h = nn.Linear(self.d, self.d)(x)
+    return h + self.bias_table(self.buckets)
 ```
 
 ## Use instead
-Build the module once in `__init__` and only use it in forward; if its size depends on the
-input, size it for the maximum in `__init__` or use a lazy module (`nn.LazyLinear`).
+Build the module once in `__init__` (`self.proj = nn.Linear(d, d)`) and only call it in
+forward; if its size depends on the input, size it for the maximum in `__init__` or use a
+lazy module (`nn.LazyLinear`).
 {_REFERENCES}"""
     valid = [
         Valid("from torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.emb = nn.Embedding(10, 4)\n    def forward(self, i):\n        return self.emb(i)\n"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def forward(self, x):\n        x = nn.ReLU()(x)\n        return nn.LayerNorm(x.shape[-1], elementwise_affine=False)(x)\n"),
+        Valid("from torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.layers = nn.ModuleList()\n    def forward(self, x):\n        layer = nn.Linear(4, 4)\n        self.layers.append(layer)\n        return layer(x)\n"),
     ]
     invalid = [
         Invalid("from torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.emb = nn.Embedding(10, 4)\n    def forward(self, i):\n        self.emb = nn.Embedding(10, 4)\n        return self.emb(i)\n",
+                fixed=None),
+        Invalid("from torch import nn\nclass M(nn.Module):\n    def forward(self, x):\n        return nn.Linear(4, 2)(x)\n",
+                fixed=None),
+        Invalid("from torch import nn\nclass M(nn.Module):\n    def forward(self, x):\n        conv = nn.Conv1d(4, 4, 3).to(x.device)\n        return conv(x)\n",
                 fixed=None),
     ]
 
@@ -190,9 +208,30 @@ input, size it for the maximum in `__init__` or use a lazy module (`nn.LazyLinea
                 f"`{target}` is rebuilt as a new `{assign.value.kind[1]}` inside forward: its fresh random parameters "
                 f"are not in the optimizer and never train, and the module built in __init__ is discarded; build it "
                 f"once in __init__ and only call it in forward"))
+        for built in model.built_in_forward():
+            what = f"{short(model.text(built.node.func), 24)}(...)"
+            how = f"bound to the local `{built.local}` and only called" if built.local else "applied inline"
+            yield Report(built.node, (
+                f"`{what}` built inside forward and never registered: its parameters are new on every call, "
+                f"never trained"), detail=(
+                f"`{what}` is built inside forward and {how}, never registered on the module: its parameters are "
+                f"initialised afresh on every call, `model.parameters()` does not list them, so no optimizer trains them "
+                f"and `state_dict()` does not save them; build it once in __init__ (`self.name = "
+                f"{short(model.text(built.node.func), 24)}(...)`) and only call it in forward"))
 
 
-def _plain_tensor(value) -> bool:
+def _registers(assign: AttrAssign) -> bool:
+    """``owner.register_parameter(name, value)``: whatever the slot held before."""
+    node = assign.node
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+        and node.func.attr.value == "register_parameter"
+
+
+def _plain_tensor(value, in_forward: bool) -> bool:
+    """A tensor that is not an nn.Parameter. A fresh leaf that requires grad
+    (``torch.zeros(n, requires_grad=True)``) is one too; inside forward LL301 reports it."""
+    if isinstance(value, Fresh):
+        return value.origin != "nn.Parameter(...)" and not in_forward
     return isinstance(value, (PlainTensor, DataOf, View)) and not unknown_root(value)
 
 
@@ -242,10 +281,15 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
         for assign in model.attr_assigns:
-            if not _plain_tensor(assign.value) or not model.holds_parameter_before(assign):
+            if not _plain_tensor(model.value_assigned(assign), model.in_forward(assign.ctx)):
                 continue
             if model.falls_back_on(assign.ctx, "TypeError"):
                 continue  # a deliberate fallback: the except branch handles the TypeError
+            if _registers(assign):
+                yield self._registered(model, assign)
+                continue
+            if not model.holds_parameter_before(assign):
+                continue
             target = _target_text(model, assign)
             yield Report(assign.node, (
                 f"`{short(target, 32)}` is an nn.Parameter and is assigned a plain tensor: nn.Module raises TypeError"),
@@ -254,3 +298,15 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                 f"\"TypeError: cannot assign ... as parameter '{assign.attr}' (torch.nn.Parameter or None expected)\"; "
                 f"wrap the value in `nn.Parameter(...)` (outside forward) or update in place with "
                 f"`with torch.no_grad(): {target}.copy_(value)`"))
+
+    def _registered(self, model: SemanticModel, assign: AttrAssign) -> Report:
+        owner = short(model.text(assign.owner_node), 24)
+        value = model.text(assign.value_node)
+        return Report(assign.node, (
+            f"`{owner}.register_parameter('{short(assign.attr, 20)}', ...)` is given a plain tensor: nn.Module raises "
+            f"TypeError"), detail=(
+            f"`{owner}.register_parameter('{assign.attr}', {short(value, 60)})` is given a plain tensor, not an "
+            f"nn.Parameter: register_parameter raises \"TypeError: cannot assign ... object to parameter "
+            f"'{assign.attr}' (torch.nn.Parameter or None required)\", whether or not the tensor requires grad; "
+            f"wrap it: `register_parameter('{assign.attr}', nn.Parameter(...))` (or `register_buffer` for a "
+            f"tensor that should not train)"))
