@@ -17,6 +17,7 @@ from leaflint.model.facts import (
 )
 from leaflint.model.flow import common_return, fallback_handlers, is_container, not_requiring_grad
 from leaflint.model.imports import ImportTable, dotted
+from leaflint.model.project import ProjectView
 from leaflint.model.syntax import AUG_INPLACE, is_true, kwarg, names_in, positional
 from leaflint.model.values import (
     Arg, Attr, DataOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, PlainTensor, SelfRef, Value, View,
@@ -34,10 +35,15 @@ def _names_bound(target: cst.BaseExpression) -> list[str]:
 
 
 class Collector(Evaluator, cst.CSTVisitor):
-    def __init__(self, imports_prepass: ImportTable, classes: dict[str, ClassInfo]) -> None:
+    def __init__(self, imports_prepass: ImportTable, classes: dict[str, ClassInfo],
+                 project: Optional[ProjectView] = None,
+                 known_returns: Optional[dict[str, Optional[Value]]] = None) -> None:
         super().__init__()
         self.imports = imports_prepass
         self.classes = classes
+        self.project = project
+        self.known_returns = known_returns  # module-level functions' return summaries, from a first walk
+        self.late_calls: set[str] = set()  # names called before any function of that name was read
         self.module_func = FuncInfo(name="<module>", node=None, cls=None, parent=None,
                                     decorator_grad=Grad.ON)
         self.funcs: list[FuncInfo] = [self.module_func]
@@ -194,11 +200,15 @@ class Collector(Evaluator, cst.CSTVisitor):
         return self._class_instance(ann)
 
     def _class_instance(self, node: cst.BaseExpression) -> Optional[ModuleInstance]:
-        layer = api.torch_nn_layer(self.qualname(node))
+        qual = self.qualname(node)
+        layer = api.torch_nn_layer(qual)
         if layer is not None:
             return ModuleInstance(("torch", layer))
         if isinstance(node, cst.Name) and node.value in self.classes:
             return ModuleInstance(("local", node.value))
+        pid = self.project.class_id(qual) if self.project is not None else None
+        if pid is not None:
+            return ModuleInstance(("local", pid))
         return None
 
     def visit_If_body(self, node: cst.If) -> None:
@@ -237,7 +247,11 @@ class Collector(Evaluator, cst.CSTVisitor):
                 break
         if callees is None:
             callees = self.module_functions.get(name)
-        if not callees or len(callees) != 1 or callees[0] in self.funcs:
+        if not callees:
+            # not read yet: a function defined further down (known after a first walk), or unknown
+            self.late_calls.add(name)
+            return self.known_returns.get(name) if self.known_returns is not None else None
+        if len(callees) != 1 or callees[0] in self.funcs:
             return None
         return common_return(callees[0].returns)
 
@@ -399,9 +413,12 @@ class Collector(Evaluator, cst.CSTVisitor):
     def _is_parameter_call(self, node: cst.BaseExpression) -> bool:
         if not isinstance(node, cst.Call):
             return False
-        if self.qualname(node.func) in api.PARAMETER:
+        qual = self.qualname(node.func)
+        if qual in api.PARAMETER:
             return True
         cls = self.classes.get(node.func.value) if isinstance(node.func, cst.Name) else None
+        if cls is None and self.project is not None:
+            cls = self.classes.get(self.project.class_id(qual))
         return cls is not None and cls.is_parameter_class
 
     def _class_fact(self, cls: ClassInfo, attr: str, value_node: cst.BaseExpression) -> None:
@@ -594,7 +611,10 @@ class Collector(Evaluator, cst.CSTVisitor):
         candidates = [node.func] + [a.value for a in node.args]
         for expr in candidates:
             key = None
-            if isinstance(expr, cst.Name):
+            pid = self.project.function_id(self.qualname(expr)) if self.project is not None else None
+            if pid is not None:
+                key = ("project", pid)  # a function of another module of the project
+            elif isinstance(expr, cst.Name):
                 key = ("name", expr.value)
             elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
                 owner = self.lookup(expr.value.value)

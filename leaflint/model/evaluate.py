@@ -13,6 +13,7 @@ import libcst as cst
 from leaflint.model import torchapi as api
 from leaflint.model.facts import ClassInfo
 from leaflint.model.imports import ImportTable, dotted
+from leaflint.model.project import ProjectView
 from leaflint.model.syntax import is_true, kwarg, positional, view_index
 from leaflint.model.values import (
     Attr, DataOf, Fresh, FrozenParameter, GroupItem, GroupList, ModuleInstance, ParamItem, ParamIter,
@@ -47,6 +48,7 @@ def module_tree_factory(qual: Optional[str], func: cst.BaseExpression) -> Option
 class Evaluator:
     imports: ImportTable
     classes: dict[str, ClassInfo]
+    project: Optional[ProjectView] = None
     frozen_paths: list[set[str]]
     branch_frozen: list[set[str]]
 
@@ -194,6 +196,9 @@ class Evaluator:
                 return ModuleInstance(("tree", tree))
         if qual is None:
             return None
+        found = self.project.resolve(qual) if self.project is not None else None
+        if found is not None:
+            return self._project_call(node, found)
         if qual in api.PARAMETER:
             return self._parameter_value(node)
         if qual in api.BUFFER:
@@ -216,6 +221,19 @@ class Evaluator:
             if name[:1].islower():
                 return PlainTensor()
         return None
+
+    def _project_call(self, node: cst.Call, found: tuple[str, str]) -> Optional[Value]:
+        """A call of a class or a function defined in another module of the project."""
+        kind, pid = found
+        if kind == "function":
+            return self.project.returns(pid)  # type: ignore[union-attr]
+        cls = self.classes.get(pid) if kind == "class" else None
+        if cls is None:
+            return None
+        if cls.is_parameter_class:
+            return self._parameter_value(node, custom_new=cls.defines_new)
+        return ModuleInstance(("local", pid),
+                              inplace=is_true((kwarg(node, "inplace") or cst.Arg(cst.Name("False"))).value) is True)
 
     def _parameter_value(self, node: cst.Call, custom_new: bool = False) -> Optional[Value]:
         """``nn.Parameter(t[, requires_grad])`` or a subclass of it (whose ``__new__`` may decide)."""

@@ -29,10 +29,27 @@ def dotted(node: cst.BaseExpression) -> Optional[str]:
     return None
 
 
+def absolute(package: Optional[str], level: int, module: Optional[str]) -> Optional[str]:
+    """The absolute name of a relative import (``from ..a import b`` in package ``p.q``: ``p.a``),
+    or None when the package is unknown or the import climbs above it."""
+    if not package or level < 1:
+        return None
+    parts = package.split(".")
+    if level - 1 >= len(parts):
+        return None
+    base = parts[:len(parts) - (level - 1)]
+    return ".".join(base + ([module] if module else []))
+
+
 class ImportTable:
-    def __init__(self) -> None:
+    """Local name -> qualified name. ``package`` (the dotted package of the file, when the project
+    index knows it) turns relative imports into absolute names: in ``pkg/train.py``,
+    ``from .models import MF`` binds ``MF`` to ``pkg.models.MF``; without it they stay relative."""
+
+    def __init__(self, package: Optional[str] = None) -> None:
         self.names: dict[str, str] = {}
         self.star: set[str] = set()
+        self.package = package
 
     def add(self, node: cst.Import | cst.ImportFrom) -> None:
         if isinstance(node, cst.Import):
@@ -48,7 +65,7 @@ class ImportTable:
             return
         if node.relative:
             module = dotted(node.module) if node.module is not None else None
-            base = "." * len(node.relative) + (module or "")
+            base = absolute(self.package, len(node.relative), module) or "." * len(node.relative) + (module or "")
         else:
             base = dotted(node.module) if node.module is not None else None
         if base is None:

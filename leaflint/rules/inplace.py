@@ -35,6 +35,8 @@ def describe_target(model: SemanticModel, site: InplaceSite, width: int = 1000) 
     if site.via_call is not None and site.via_arg is not None:
         argument = model.text(site.via_arg)
         passed = f"passed by `{model.text(site.via_call)}`"
+        if site.foreign is not None:
+            passed += f" in module `{site.foreign.caller}`"  # type: ignore[attr-defined]
         described = described.replace(f"`{text}`", f"`{text}` ({passed})" if argument == text
                                       else f"`{text}` (`{argument}`, {passed})", 1)
     return described
@@ -52,7 +54,8 @@ def advice(model: SemanticModel, site: InplaceSite) -> str:
     if model.in_forward(site.ctx):
         return ("inside forward, compute a new tensor out of place instead of mutating the parameter, "
                 "or move the update out of forward under `with torch.no_grad():`")
-    what = "the statement" if write_loop(model, site.ctx, site.ctx.stmt) is None else "the whole `for` loop"
+    what = "the statement" if site.foreign is not None or write_loop(model, site.ctx, site.ctx.stmt) is None \
+        else "the whole `for` loop"
     init = nn_init_name(site.detail) if site.kind == "method" else None
     if init is not None:
         return f"use `{init}(...)` (it runs under no_grad) or wrap {what} in `with torch.no_grad():`"
@@ -74,7 +77,8 @@ class InplaceRule(Rule):
             # a write into a helper's argument: no automatic fix (no_grad around the write would
             # also cut the graph where the helper is called with tensors that need one)
             fix = build_inplace_fix(model, site, leaf) if site.via_call is None else None
-            yield Report(site.node, self.concise(model, site), fix=fix, detail=self.message(model, site, leaf.view))
+            yield Report(site.node, self.concise(model, site), fix=fix, detail=self.message(model, site, leaf.view),
+                         at=site.foreign)
 
     def error_text(self, view: bool) -> str:
         return VIEW_ERROR if view else LEAF_ERROR
