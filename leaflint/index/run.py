@@ -37,6 +37,7 @@ class IndexRun:
         self.cache = cache
         self.nodes: dict[str, Node] = {}
         self.digests: dict[str, str] = {}
+        self.summaries: dict[str, dict] = {}
 
     def node(self, rel: str, path: str, data: Optional[bytes] = None) -> Optional[Node]:
         if rel in self.nodes:
@@ -61,6 +62,7 @@ class IndexRun:
         full = dict(summary or {})
         full["exports"] = node.imports.exports
         full["star"] = node.imports.star
+        self.summaries[node.rel] = full
         engine.PROJECT_SUMMARIES[node.rel] = full
         self.digests[node.rel] = digest(full, (self.digests[d] for d in reads))
 
@@ -80,21 +82,72 @@ class IndexRun:
                 checked.setdefault(rel, []).append((index, path, codes))
         if not checked:
             return set()
-        todo = list(checked)
+        handled: set[int] = set()
+        try:
+            self._analyse(list(checked), checked, items[next(iter(checked.values()))[0][0]][1], results, handled,
+                          jobs, progress)
+        finally:
+            engine.PROJECT_SUMMARIES.clear()
+        return handled
+
+    def _closure(self, rels: list[str]) -> None:
+        todo = list(rels)
         while todo:
             for dep in self.nodes[todo.pop()].imports.deps:
                 if dep not in self.nodes and self.node(dep, self.layout.path(dep)) is not None:
                     todo.append(dep)
+
+    def _analyse(self, rels: list[str], checked: dict, codes: tuple[str, ...], results: list, handled: set[int],
+                 jobs: int, progress: Optional[Callable[[int], None]]) -> dict[str, list[str]]:
+        """Summaries (and, for ``checked`` files, findings) of ``rels`` and of what they import,
+        for every module not summarised yet; returns what each module reads."""
+        self._closure(rels)
         order, reads = waves({rel: [d for d in node.imports.deps if d in self.nodes] for rel, node in self.nodes.items()})
-        default_codes = items[next(iter(checked.values()))[0][0]][1]
-        handled: set[int] = set()
         engine.PROJECT_SUMMARIES.clear()
-        try:
-            for wave in order:
-                self._wave(wave, reads, checked, default_codes, results, handled, jobs, progress)
-        finally:
-            engine.PROJECT_SUMMARIES.clear()
-        return handled
+        engine.PROJECT_SUMMARIES.update(self.summaries)
+        for wave in order:
+            wave = [rel for rel in wave if rel not in self.digests or rel in checked]
+            if wave:
+                self._wave(wave, reads, checked, codes, results, handled, jobs, progress)
+        return reads
+
+    # ---------------------------------------------------------------- the editor server
+    def request_for(self, path: str, text: str, codes: tuple[str, ...]) -> Optional[engine.IndexRequest]:
+        """The index request of a document (its unsaved ``text``), every project module it
+        imports summarised first (from the cache, or analysed in this process);
+        ``PROJECT_SUMMARIES`` then holds what it reads. None outside the root."""
+        rel = self.layout.rel(path)
+        if rel is None:
+            return None
+        imports = self.layout.imports(path, text)
+        deps = []
+        for dep in imports.deps:
+            if dep == rel or self.node(dep, self.layout.path(dep)) is not None:
+                deps.append(dep)
+        self._analyse([d for d in deps if d != rel], {}, codes, [], set(), 1, None)
+        module, package = self.layout.module_of(path)
+        own = [d for d in deps if d != rel and d in self.digests]
+        return engine.IndexRequest(self.layout.root, rel, module, package, dict(imports.modules),
+                                   "".join(self.digests[d] for d in own))
+
+    def forget(self, path: str) -> None:
+        """A file changed on disk (saved): its entry, and the summaries of every module that read
+        it (directly or not), are computed again when next needed."""
+        rel = self.layout.rel(path)
+        if rel is None:
+            return
+        stale = {rel}
+        changed = True
+        while changed:
+            changed = False
+            for other, node in self.nodes.items():
+                if other not in stale and stale.intersection(node.imports.deps):
+                    stale.add(other)
+                    changed = True
+        self.nodes.pop(rel, None)
+        for other in stale:
+            self.digests.pop(other, None)
+            self.summaries.pop(other, None)
 
     def _wave(self, wave: list[str], reads: dict[str, list[str]], checked: dict, default_codes: tuple[str, ...],
               results: list, handled: set[int], jobs: int, progress: Optional[Callable[[int], None]]) -> None:
