@@ -150,8 +150,9 @@ def main() -> None:
     median = {name: statistics.median(values) for name, values in times.items()}
     names = list(commands)
     parse, cold_s, warm_s, base, one = (median[n] for n in names[:5])
+    file_lines = original.count(b"\n")
     print(f"{source.name}: {len(files)} files, {lines:,} lines; FILE = {target.relative_to(project)} "
-          f"({original.count(b'\n')} lines); {args.rounds} interleaved rounds, --jobs 1; "
+          f"({file_lines} lines); {args.rounds} interleaved rounds, --jobs 1; "
           f"load average {loads[0]:.1f} -> {loads[1]:.1f}\n")
     print("| command | median s |")
     print("|---|---:|")
