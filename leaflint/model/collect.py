@@ -199,18 +199,6 @@ class Collector(Evaluator, cst.CSTVisitor):
             return ParamItem(None)
         return self._class_instance(ann)
 
-    def _class_instance(self, node: cst.BaseExpression) -> Optional[ModuleInstance]:
-        qual = self.qualname(node)
-        layer = api.torch_nn_layer(qual)
-        if layer is not None:
-            return ModuleInstance(("torch", layer))
-        if isinstance(node, cst.Name) and node.value in self.classes:
-            return ModuleInstance(("local", node.value))
-        pid = self.project.class_id(qual) if self.project is not None else None
-        if pid is not None:
-            return ModuleInstance(("local", pid))
-        return None
-
     def visit_If_body(self, node: cst.If) -> None:
         self.narrowed.append(self._isinstance_narrowing(node.test))
         self.branch_frozen.append(not_requiring_grad(node.test, True))
@@ -254,22 +242,6 @@ class Collector(Evaluator, cst.CSTVisitor):
         if len(callees) != 1 or callees[0] in self.funcs:
             return None
         return common_return(callees[0].returns)
-
-    def _isinstance_narrowing(self, test: cst.BaseExpression) -> dict[str, Value]:
-        """``if isinstance(m, nn.Linear) [and ...]:`` binds ``m`` to a Linear in the body."""
-        found: dict[str, Value] = {}
-        tests = [test]
-        while tests:
-            current = tests.pop()
-            if isinstance(current, cst.BooleanOperation) and isinstance(current.operator, cst.And):
-                tests.extend((current.left, current.right))
-            elif isinstance(current, cst.Call) and isinstance(current.func, cst.Name) \
-                    and current.func.value == "isinstance" and len(current.args) == 2 \
-                    and isinstance(current.args[0].value, cst.Name):
-                instance = self._class_instance(current.args[1].value)
-                if instance is not None:
-                    found[current.args[0].value.value] = instance
-        return found
 
     def bind_outer(self, name: str) -> None:
         # the def statement binds its name in the enclosing scope

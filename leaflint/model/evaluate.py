@@ -143,6 +143,34 @@ class Evaluator:
             return TensorList(items)
         return None
 
+    def _class_instance(self, node: cst.BaseExpression) -> Optional[ModuleInstance]:
+        qual = self.qualname(node)
+        layer = api.torch_nn_layer(qual)
+        if layer is not None:
+            return ModuleInstance(("torch", layer))
+        if isinstance(node, cst.Name) and node.value in self.classes:
+            return ModuleInstance(("local", node.value))
+        pid = self.project.class_id(qual) if self.project is not None else None
+        if pid is not None:
+            return ModuleInstance(("local", pid))
+        return None
+
+    def _isinstance_narrowing(self, test: cst.BaseExpression) -> dict[str, Value]:
+        """``if isinstance(m, nn.Linear) [and ...]:`` binds ``m`` to a Linear in the body."""
+        found: dict[str, Value] = {}
+        tests = [test]
+        while tests:
+            current = tests.pop()
+            if isinstance(current, cst.BooleanOperation) and isinstance(current.operator, cst.And):
+                tests.extend((current.left, current.right))
+            elif isinstance(current, cst.Call) and isinstance(current.func, cst.Name) \
+                    and current.func.value == "isinstance" and len(current.args) == 2 \
+                    and isinstance(current.args[0].value, cst.Name):
+                instance = self._class_instance(current.args[1].value)
+                if instance is not None:
+                    found[current.args[0].value.value] = instance
+        return found
+
     def _call_value(self, node: cst.Call) -> Optional[Value]:
         func = node.func
         if isinstance(func, cst.Attribute):
