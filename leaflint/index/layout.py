@@ -68,6 +68,18 @@ def scan(text: str) -> list[tuple[int, str, list[tuple[str, str]]]]:
     return found
 
 
+def absolute(package: Optional[str], level: int, module: Optional[str]) -> Optional[str]:
+    """The absolute name of a relative import (``from ..a import b`` in package ``p.q``: ``p.a``),
+    or None when the package is unknown or the import climbs above it."""
+    if not package or level < 1:
+        return None
+    parts = package.split(".")
+    if level - 1 >= len(parts):
+        return None
+    base = parts[:len(parts) - (level - 1)]
+    return ".".join(base + ([module] if module else []))
+
+
 class Layout:
     """Module names and import resolution under one root (see the module docstring)."""
 
@@ -178,8 +190,6 @@ class Layout:
                 result.modules.setdefault(dotted, rel)
                 deps.add(rel)
             return rel
-
-        from leaflint.model.imports import absolute
 
         for level, name, pairs in scan(text):
             if level:

@@ -6,6 +6,7 @@ from typing import Optional
 
 import libcst as cst
 
+from leaflint.index.layout import absolute
 from leaflint.model.torchapi import normalise
 
 # Names a star import of these modules brings in that the rules care about.
@@ -27,18 +28,6 @@ def dotted(node: cst.BaseExpression) -> Optional[str]:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None
-
-
-def absolute(package: Optional[str], level: int, module: Optional[str]) -> Optional[str]:
-    """The absolute name of a relative import (``from ..a import b`` in package ``p.q``: ``p.a``),
-    or None when the package is unknown or the import climbs above it."""
-    if not package or level < 1:
-        return None
-    parts = package.split(".")
-    if level - 1 >= len(parts):
-        return None
-    base = parts[:len(parts) - (level - 1)]
-    return ".".join(base + ([module] if module else []))
 
 
 class ImportTable:
