@@ -129,7 +129,9 @@ class Net(nn.Module):
 ```
 A helper that writes its own argument in place (`def init_table(t): t[:, 0] = 0`) is reported
 at the write, where torch raises, when some call passes it a leaf with grad on; the message
-names that call (`init_table(emb.weight)`). This holds for every LL1 rule.
+names that call (`init_table(emb.weight)`). This holds for every LL1 rule, and across the
+modules of a project (the project index): a helper in `utils.py` called from `model.py` is
+reported at its write in `utils.py`, the message naming the call and the module that makes it.
 
 Grad mode is off inside `torch.no_grad()`, `torch.inference_mode()`,
 `torch.set_grad_enabled(False)`, functions decorated with them, `autograd.Function`
