@@ -48,10 +48,18 @@ def _split_names(text: str) -> list[tuple[str, str]]:
 def scan(text: str) -> list[tuple[int, str, list[tuple[str, str]]]]:
     """``(level, module, [(name, local)])`` per import statement; ``import a.b as c`` is
     ``(0, "a.b", [("", "c")])`` and ``import a.b`` is ``(0, "a.b", [("", "")])``."""
-    found = []
-    if "import" not in text:
-        return found
-    for match in _IMPORT.finditer(text):
+    found: list = []
+    starts = []
+    at = text.find("import")
+    while at != -1:  # the regular expression only at the start of each line that says "import"
+        start = text.rfind("\n", 0, at) + 1
+        if not starts or starts[-1] != start:
+            starts.append(start)
+        at = text.find("import", at + 6)
+    for start in starts:
+        match = _IMPORT.match(text, start)
+        if match is None:
+            continue
         if match.group("plain") is not None:
             for part in match.group("plain").split(","):
                 words = part.split()
@@ -86,16 +94,26 @@ class Layout:
     def __init__(self, root: str, discovery: Optional[Discovery] = None) -> None:
         self.root = os.path.abspath(root)
         self.discovery = discovery
+        self._prefix = self.root.rstrip(os.sep) + os.sep
         self._files: dict[str, bool] = {}
         self._dirs: dict[str, bool] = {}
         self._source_roots: dict[str, str] = {}
+        self._names: dict[str, frozenset[str]] = {}  # directory -> its entries' module names
+        self._resolved: dict[tuple[str, int, str], Optional[str]] = {}
+        self._rels: dict[str, Optional[str]] = {}
+        self._modules: dict[str, tuple[str, str]] = {}
 
     def rel(self, path: str) -> Optional[str]:
         """The path relative to the root, when it is a ``.py`` file under it."""
+        known = self._rels.get(path, False)
+        if known is not False:
+            return known  # type: ignore[return-value]
         absolute = os.path.abspath(path)
-        if not absolute.endswith(".py") or not absolute.startswith(self.root.rstrip(os.sep) + os.sep):
-            return None
-        return os.path.relpath(absolute, self.root).replace(os.sep, "/")
+        found = None
+        if absolute.endswith(".py") and absolute.startswith(self._prefix):
+            found = absolute[len(self._prefix):].replace(os.sep, "/")
+        self._rels[path] = found
+        return found
 
     def path(self, rel: str) -> str:
         return os.path.join(self.root, *rel.split("/"))
@@ -136,6 +154,12 @@ class Layout:
     def module_of(self, path: str) -> tuple[str, str]:
         """``(module, package)`` of a file: ``("pkg.models", "pkg")``; ``("pkg", "pkg")`` for
         ``pkg/__init__.py``; ``("train", "")`` for a script."""
+        known = self._modules.get(path)
+        if known is None:
+            known = self._modules[path] = self._module_of(path)
+        return known
+
+    def _module_of(self, path: str) -> tuple[str, str]:
         absolute = os.path.abspath(path)
         directory = os.path.dirname(absolute)
         base = self._source_root(directory)
@@ -145,7 +169,20 @@ class Layout:
             return package, package
         return (f"{package}.{stem}" if package else stem), package
 
+    def _module_names(self, directory: str) -> frozenset[str]:
+        """The names a directory offers to imports (its ``.py`` files' stems, its directories)."""
+        names = self._names.get(directory)
+        if names is None:
+            try:
+                entries = os.listdir(directory)
+            except OSError:
+                entries = []
+            names = self._names[directory] = frozenset(e[:-3] if e.endswith(".py") else e for e in entries)
+        return names
+
     def _candidate(self, base: str, parts: list[str]) -> Optional[str]:
+        if parts and parts[0] not in self._module_names(base):
+            return None  # (most imports: torch, typing, os; one listing per directory)
         if not parts:
             init = os.path.join(base, "__init__.py")
             return init if self._is_file(init) else None
@@ -157,8 +194,14 @@ class Layout:
 
     def resolve(self, path: str, level: int, dotted: str) -> Optional[str]:
         """The file an import of ``dotted`` (``level`` dots) in ``path`` reads, when in the project."""
-        parts = [p for p in dotted.split(".") if p]
         directory = os.path.dirname(os.path.abspath(path))
+        key = (directory, level, dotted)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(directory, level, dotted)
+        return self._resolved[key]
+
+    def _resolve(self, directory: str, level: int, dotted: str) -> Optional[str]:
+        parts = [p for p in dotted.split(".") if p]
         if level:
             for _ in range(level - 1):
                 directory = os.path.dirname(directory)
