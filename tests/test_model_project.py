@@ -276,3 +276,10 @@ def test_cached_findings_in_another_module_keep_their_file(tmp_path):
     cold = run_cached(root, files, cache_dir)[0]
     warm, store = run_cached(root, files, cache_dir)
     assert cold == warm == CROSS and store.misses == 0
+
+
+def test_a_suppression_at_the_write_holds_for_calls_from_other_modules(tmp_path):
+    root = project(tmp_path)
+    utils = root / "pkg/utils.py"
+    utils.write_text(UTILS.replace("table[:n] = torch.randn(n, d)", "table[:n] = torch.randn(n, d)  # noqa: LL103"))
+    assert findings([root / "pkg/train.py"]) == CROSS - {("utils.py", 5, "LL103")}
