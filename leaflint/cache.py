@@ -36,7 +36,7 @@ from leaflint.findings import Finding
 
 ENV_VAR = "LEAFLINT_CACHE_DIR"
 DEFAULT_DIRNAME = ".leaflint_cache"
-FORMAT = 2  # bump when the entry layout changes
+FORMAT = 3  # bump when the entry layout changes
 _ROOT_MARKERS = ("pyproject.toml", ".git")
 # Parts of the package that cannot change what a file's findings are.
 _UNRELATED = frozenset({"__pycache__", "probe", "report"})
@@ -120,19 +120,38 @@ class KeyMaker:
         settings = f"{fingerprint_text}\0{','.join(sorted(rule_codes))}".encode()
         self.prefix = blake2b(settings, digest_size=32).digest()
 
-    def key(self, data: bytes, filename: str) -> str:
-        """The key of a file with these bytes (its suffix counts: ``.ipynb`` reads differently)."""
+    def key(self, data: bytes, filename: str, extra: str = "") -> str:
+        """The key of a file with these bytes (its suffix counts: ``.ipynb`` reads differently);
+        ``extra``: anything else its findings depend on (the digests of the project index's
+        summaries it reads)."""
         h = blake2b(self.prefix, digest_size=20)
         h.update(os.path.splitext(filename)[1].encode())
         h.update(b"\0")
         h.update(data)
+        if extra:
+            h.update(b"\0index\0")
+            h.update(extra.encode())
         return h.hexdigest()
 
 
-def finding_to_entry(finding: Finding) -> dict:
+def finding_to_entry(finding: Finding, own: Optional[str] = None, root: Optional[str] = None) -> dict:
+    """A finding as stored: without its filename, unless it is in another file than ``own``
+    (a write in another module of the project), then with its path from the project ``root``."""
     data = finding.to_dict()
     data.pop("filename", None)
+    if own is not None and root is not None and finding.filename != own:
+        data["file"] = os.path.relpath(os.path.abspath(finding.filename), root).replace(os.sep, "/")
     return data
+
+
+def _entry_finding(item: dict, filename: str, root: Optional[str]) -> Finding:
+    if "file" in item:
+        if root is None:
+            raise ValueError("an entry for another project")
+        from leaflint.files import display_path
+
+        return Finding.from_dict(item, display_path(os.path.join(root, *item["file"].split("/"))))
+    return Finding.from_dict(item, filename)
 
 
 class Cache:
@@ -165,21 +184,35 @@ class Cache:
 
     def get(self, key: str, filename: str) -> Optional[list[Finding]]:
         """The cached findings of the file with this key, stamped with ``filename``; None on a miss."""
+        found = self.get_entry(key, filename)
+        return found[0] if found is not None else None
+
+    def get_entry(self, key: str, filename: str, root: Optional[str] = None
+                  ) -> Optional[tuple[list[Finding], Optional[dict]]]:
+        """The cached findings (stamped with ``filename``; a finding in another module of the
+        project with that module's path under ``root``) and project-index summary of the file
+        with this key; None on a miss."""
         try:
             with open(self._path(key), "rb") as handle:
                 raw = handle.read()
             entry = json.loads(raw)
             if not isinstance(entry, dict) or entry.get("key") != key:
                 raise ValueError("foreign entry")
-            findings = [Finding.from_dict(item, filename) for item in entry["findings"]]
+            findings = [_entry_finding(item, filename, root) for item in entry["findings"]]
+            summary = entry.get("summary")
+            if summary is not None and not isinstance(summary, dict):
+                raise ValueError("bad summary")
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.misses += 1
             return None
         self.hits += 1
-        return findings
+        return findings, summary
 
-    def put(self, key: str, findings: Sequence[Finding]) -> None:
-        entry = {"key": key, "findings": [finding_to_entry(f) for f in findings]}
+    def put(self, key: str, findings: Sequence[Finding], summary: Optional[dict] = None,
+            own: Optional[str] = None, root: Optional[str] = None) -> None:
+        entry = {"key": key, "findings": [finding_to_entry(f, own, root) for f in findings]}
+        if summary is not None:
+            entry["summary"] = summary
         payload = json.dumps(entry, separators=(",", ":")).encode()
         target = self._path(key)
         tmp = None

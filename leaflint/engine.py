@@ -61,6 +61,33 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     internal_error: bool = False
     traceback: Optional[str] = None
+    summary: Optional[dict] = None  # the module's summary for the project index (when asked for)
+
+
+@dataclass
+class IndexRequest:
+    """A file's place in the project index (``leaflint.index``): its path from the root, its
+    module and package, the dotted modules its imports resolve to (-> path from the root), and
+    the digests of the summaries it reads (part of its cache key). The summaries themselves are
+    in ``PROJECT_SUMMARIES`` (path from the root -> summary). Linting the file fills ``summary``."""
+
+    root: str
+    rel: str
+    module: str
+    package: str
+    modules: dict[str, str]
+    extra: str = ""
+    summary: Optional[dict] = None
+
+    def view(self):
+        from leaflint.model.project import ProjectView
+
+        return ProjectView(self.rel, self.module, self.package or None, self.modules, PROJECT_SUMMARIES)
+
+
+# The summaries of the project's modules analysed so far (filled by ``leaflint.index.run`` wave
+# by wave; forked workers inherit it, spawned ones receive it).
+PROJECT_SUMMARIES: dict[str, dict] = {}
 
 
 @dataclass
@@ -77,8 +104,12 @@ def diagnostic(code_name: tuple[str, str], filename: str, row: int, column: int,
                    location=Position(row, column), end_location=Position(row, column))
 
 
-def lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Finding]:
+def lint_source(text: str, filename: str, rules: Sequence[Rule],
+                request: Optional[IndexRequest] = None) -> list[Finding]:
     """Findings of ``rules`` on one module's text (syntax errors become LL001).
+
+    With a ``request`` the analysis reads the project index (the summaries of the modules this
+    one imports), and ``request.summary`` receives this module's own summary.
 
     Hostile text gets one diagnostic instead of an analysis: too large (LL002), nested deeper
     than CPython accepts (LL001). The parse and the analysis run on a deep stack, so deeply
@@ -93,7 +124,7 @@ def lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Finding
         return [diagnostic(SYNTAX_ERROR, filename, *refused)]
     try:
         with _collector_paused():
-            return call_with_deep_stack(_lint_source, text, filename, rules)
+            return call_with_deep_stack(_lint_source, text, filename, rules, request)
     except RecursionError:
         refused = deep_syntax_error(text)
         if refused is not None:
@@ -127,7 +158,8 @@ def _collector_paused() -> Iterator[None]:
         gc.collect(0)
 
 
-def _lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Finding]:
+def _lint_source(text: str, filename: str, rules: Sequence[Rule],
+                 request: Optional[IndexRequest] = None) -> list[Finding]:
     if not PREFILTER.search(text):
         return []
     import libcst as cst
@@ -144,26 +176,58 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule]) -> list[Findin
                                f"leaflint's parser (libcst) cannot parse this file, though Python can "
                                f"({first_line(exc.message)}); please report it")]
         return [diagnostic(SYNTAX_ERROR, filename, *python)]
-    model = build_model(module)
+    model = build_model(module, request.view() if request is not None else None)
     reports = [(rule, report) for rule in rules for report in rule.check(model)]
-    if not reports:
-        return []
-    positions = Positions(module, text)
-    suppressions = suppress.parse(text)
+    lazy: dict = {}
+
+    def positions() -> Positions:
+        if "positions" not in lazy:
+            lazy["positions"] = Positions(module, text)
+        return lazy["positions"]
+
+    def suppressions() -> suppress.Suppressions:
+        if "suppressions" not in lazy:
+            lazy["suppressions"] = suppress.parse(text)
+        return lazy["suppressions"]
+
+    if request is not None:
+        from leaflint.model.project import summarise
+
+        def where(node) -> tuple[int, int, int, int]:
+            span = positions()[node]
+            return span.start.line, span.start.column + 1, span.end.line, span.end.column + 1
+
+        request.summary = summarise(model, request.rel, where,
+                                    lambda code, span: suppressions().suppresses(code, (span[0], span[2])))
     findings = []
     seen = set()
     for rule, report in reports:
-        span = positions[report.node]
+        if report.at is not None:  # a write in another module of the project: reported there
+            spot = report.at
+            if rule.code in spot.noqa or request is None:  # type: ignore[attr-defined]
+                continue
+            row, column, end_row, end_column = spot.span  # type: ignore[attr-defined]
+            where_file = os.path.join(request.root, *spot.file.split("/"))  # type: ignore[attr-defined]
+            from leaflint.files import display_path
+
+            found = Finding(rule.code, rule.name, report.message, display_path(where_file),
+                            Position(row, column), Position(end_row, end_column), detail=report.detail)
+            key = (rule.code, found.filename, found.location, found.end_location)
+            if key not in seen:
+                seen.add(key)
+                findings.append(found)
+            continue
+        span = positions()[report.node]
         start = Position(span.start.line, span.start.column + 1)
         end = Position(span.end.line, span.end.column + 1)
         key = (rule.code, start, end)
         if key in seen:
             continue
         seen.add(key)
-        if suppressions.suppresses(rule.code, (start.row, end.row)):
+        if suppressions().suppresses(rule.code, (start.row, end.row)):
             continue
         findings.append(Finding(rule.code, rule.name, report.message, filename, start, end,
-                                resolve(report.fix, module, positions), detail=report.detail))
+                                resolve(report.fix, module, positions()), detail=report.detail))
     return findings
 
 
@@ -179,14 +243,17 @@ def _unreadable(path: str, exc: OSError) -> FileResult:
     return FileResult(path, [diagnostic(UNREADABLE, path, 1, 1, f"cannot read file: {exc.strerror or exc}")])
 
 
-def lint_bytes(data: bytes, path: str, rules: Sequence[Rule]) -> FileResult:
-    """One file's findings from its bytes (a ``.ipynb`` path is read as a notebook)."""
+def lint_bytes(data: bytes, path: str, rules: Sequence[Rule], request: Optional[IndexRequest] = None) -> FileResult:
+    """One file's findings from its bytes (a ``.ipynb`` path is read as a notebook); with a
+    ``request``, read with the project index, and with the module's summary."""
     result = FileResult(path)
     try:
         if path.endswith(notebook.SUFFIX):
             findings = notebook.lint(data, path, lambda text, name: lint_source(text, name, rules))
         else:
-            findings = lint_source(decode(data).text, path, rules)
+            findings = lint_source(decode(data).text, path, rules, request)
+            if request is not None:
+                result.summary = request.summary if request.summary is not None else {}
     except (UnreadableSource, notebook.NotebookError) as exc:
         result.findings.append(diagnostic(UNREADABLE, path, 1, 1, str(exc)))
     except BaseException as exc:  # a bug in leaflint: report it for this file, keep the others
@@ -248,14 +315,14 @@ def _rules_for(codes: tuple[str, ...], memo: dict) -> list[Rule]:
 
 
 def _lint_one(path: str, codes: tuple[str, ...], keys: Optional[KeyMaker],
-              memo: dict) -> tuple[Optional[str], FileResult]:
+              memo: dict, request: Optional[IndexRequest] = None) -> tuple[Optional[str], FileResult]:
     """Read, key (from the bytes actually linted) and lint one file."""
     try:
         data = read_bytes(path)
     except OSError as exc:
         return None, _unreadable(path, exc)
-    key = keys.key(data, path) if keys is not None else None
-    result = lint_bytes(data, path, _rules_for(codes, memo))
+    key = keys.key(data, path, request.extra if request is not None else "") if keys is not None else None
+    result = lint_bytes(data, path, _rules_for(codes, memo), request)
     if len(data) >= TRIM_BYTES:
         del data
         _release_memory()
@@ -284,10 +351,13 @@ def _release_memory() -> None:
 _WORKER: dict = {}
 
 
-def _init_worker(keys: dict, big=None) -> None:
+def _init_worker(keys: dict, big=None, summaries: Optional[dict] = None) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    if summaries is not None and summaries is not PROJECT_SUMMARIES:  # a spawned worker
+        PROJECT_SUMMARIES.clear()
+        PROJECT_SUMMARIES.update(summaries)
     _WORKER["keys"] = keys
     _WORKER["rules"] = {}
     _WORKER["big"] = big  # a lock shared by the workers: held while parsing a big file
@@ -300,23 +370,24 @@ def _size(path: str) -> int:
         return 0
 
 
-def _lint_chunk(chunk: list[tuple[int, str, tuple[str, ...]]]) -> list[tuple[int, Optional[str], FileResult]]:
+def _lint_chunk(chunk: list[tuple[int, str, tuple[str, ...], Optional[IndexRequest]]]
+                ) -> list[tuple[int, Optional[str], FileResult]]:
     keys, memo, big = _WORKER["keys"], _WORKER["rules"], _WORKER.get("big")
     out, deferred = [], []
-    for index, path, codes in chunk:
+    for index, path, codes, request in chunk:
         if big is not None and _size(path) >= BIG_FILE_BYTES:
             if not big.acquire(block=False):  # another worker parses a big file: later
-                deferred.append((index, path, codes))
+                deferred.append((index, path, codes, request))
                 continue
             try:
-                out.append((index, *_lint_one(path, codes, keys.get(codes), memo)))
+                out.append((index, *_lint_one(path, codes, keys.get(codes), memo, request)))
             finally:
                 big.release()
         else:
-            out.append((index, *_lint_one(path, codes, keys.get(codes), memo)))
-    for index, path, codes in deferred:
+            out.append((index, *_lint_one(path, codes, keys.get(codes), memo, request)))
+    for index, path, codes, request in deferred:
         with big:
-            out.append((index, *_lint_one(path, codes, keys.get(codes), memo)))
+            out.append((index, *_lint_one(path, codes, keys.get(codes), memo, request)))
     return out
 
 
@@ -334,18 +405,31 @@ def _mp_context():
 
 def lint_groups(groups: Iterable[tuple[Sequence[str], Sequence[str]]], jobs: Optional[int] = None,
                 progress: Optional[Callable[[int], None]] = None,
-                cache: Optional[Cache] = None) -> list[FileResult]:
+                cache: Optional[Cache] = None, index_root: Optional[str] = None,
+                discovery: Optional[Discovery] = None) -> list[FileResult]:
     """Lint the files of ``groups`` (``(rule codes, paths)`` pairs); results in the order of the
     groups and of their paths, whatever the number of jobs.
+
+    With ``index_root``, the Python files under it are analysed with the project index
+    (``leaflint.index.run``: in the order of their imports, each reading the summaries of the
+    project modules it imports, read from ``cache`` or computed, its excludes from ``discovery``).
 
     Each file is read once here: the prefilter skips it, or its content hash finds its findings
     in ``cache`` (no parse, no libcst import), or it is parsed, in this process when the work is
     small, else in a pool of ``jobs`` (default: the core count) forked workers. ``progress(n)``
     is called as files are done."""
-    items = [(path, tuple(codes)) for codes, paths in groups for path in paths]
+    items: list[tuple[str, tuple[str, ...], Optional[IndexRequest]]] = [
+        (path, tuple(codes), None) for codes, paths in groups for path in paths]
     results: list[Optional[FileResult]] = [None] * len(items)
     todo: list[tuple[int, int]] = []  # (index, size in bytes) of the files to parse
-    for index, (path, codes) in enumerate(items):
+    done: set[int] = set()
+    if index_root is not None:
+        from leaflint.index.run import IndexRun
+
+        done = IndexRun(index_root, discovery, cache).lint(items, results, jobs or os.cpu_count() or 1, progress)
+    for index, (path, codes, _) in enumerate(items):
+        if index in done:
+            continue
         try:
             data = read_bytes(path)
         except OSError as exc:
@@ -362,11 +446,11 @@ def lint_groups(groups: Iterable[tuple[Sequence[str], Sequence[str]]], jobs: Opt
         if progress is not None:
             progress(1)
     if todo:
-        _parse_all(items, todo, results, jobs or os.cpu_count() or 1, progress, cache)
+        parse_all(items, todo, results, jobs or os.cpu_count() or 1, progress, cache)
     return results  # type: ignore[return-value]
 
 
-def _parse_all(items: list[tuple[str, tuple[str, ...]]], todo: list[tuple[int, int]],
+def parse_all(items: list[tuple[str, tuple[str, ...], Optional[IndexRequest]]], todo: list[tuple[int, int]],
                results: list[Optional[FileResult]], jobs: int,
                progress: Optional[Callable[[int], None]], cache: Optional[Cache]) -> None:
     keys = {codes: (cache.keys(codes) if cache is not None else None) for codes in {items[i][1] for i, _ in todo}}
@@ -374,23 +458,25 @@ def _parse_all(items: list[tuple[str, tuple[str, ...]]], todo: list[tuple[int, i
     def done(index: int, key: Optional[str], result: FileResult) -> None:
         results[index] = result
         if cache is not None and key is not None and not result.internal_error:
-            cache.put(key, result.findings)
+            request = items[index][2]
+            cache.put(key, result.findings, result.summary, result.filename,
+                      request.root if request is not None else None)
         if progress is not None:
             progress(1)
 
     workers = min(jobs, len(todo))
     total = sum(size for _, size in todo)
-    leftover = [(index, items[index][0], items[index][1]) for index, _ in todo]
+    leftover = [(index, *items[index]) for index, _ in todo]
     context = _mp_context() if workers > 1 else None
     if workers > 1 and total >= (POOL_MIN_BYTES if context is not None else POOL_MIN_BYTES_SPAWN):
         leftover = _parse_in_pool(items, todo, workers, total, keys, done, context)
         leftover = _redo_alone(leftover, keys, done, context)
     memo: dict = {}
-    for index, path, codes in leftover:
-        done(index, *_lint_one(path, codes, keys[codes], memo))
+    for index, path, codes, request in leftover:
+        done(index, *_lint_one(path, codes, keys[codes], memo, request))
 
 
-def _parse_in_pool(items, todo, workers, total, keys, done, context) -> list[tuple[int, str, tuple[str, ...]]]:
+def _parse_in_pool(items, todo, workers, total, keys, done, context) -> list:
     """Parse in forked workers; returns the files of chunks whose worker died (see _redo_alone)."""
     import gc
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -399,7 +485,7 @@ def _parse_in_pool(items, todo, workers, total, keys, done, context) -> list[tup
 
     import leaflint.rules  # noqa: F401
 
-    ordered = [(index, items[index][0], items[index][1]) for index, _ in sorted(todo, key=lambda item: -item[1])]
+    ordered = [(index, *items[index]) for index, _ in sorted(todo, key=lambda item: -item[1])]
     count = min(len(ordered), max(workers * _CHUNKS_PER_WORKER, -(-len(ordered) // _CHUNK_MAX_FILES)))
     chunks = [ordered[start::count] for start in range(count)]  # biggest first within each
     failed: list[tuple[int, str, tuple[str, ...]]] = []
@@ -410,7 +496,7 @@ def _parse_in_pool(items, todo, workers, total, keys, done, context) -> list[tup
     else:
         big = context.Lock()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                               initargs=(keys, big))
+                               initargs=(keys, big, PROJECT_SUMMARIES))
     try:
         # Forked workers start at the first submit; frozen objects are never scanned by their
         # garbage collector, so the pages they inherit stay shared instead of being copied.
@@ -444,8 +530,9 @@ def _redo_alone(leftover, keys, done, context) -> list:
     from concurrent.futures.process import BrokenProcessPool
 
     for entry in leftover:
-        index, path, _ = entry
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_worker, initargs=(keys,))
+        index, path = entry[0], entry[1]
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_worker,
+                                   initargs=(keys, None, PROJECT_SUMMARIES))
         try:
             [(index, key, result)] = pool.submit(_lint_chunk, [entry]).result()
         except Exception as exc:
@@ -473,7 +560,7 @@ def lint_files(paths: Sequence[str], selection: Selection, jobs: Optional[int] =
 def check_paths(paths: Iterable[str], select: Optional[Iterable[str]] = None, ignore: Iterable[str] = (),
                 extend_select: Iterable[str] = (), discovery: Optional[Discovery] = None,
                 jobs: Optional[int] = None, resolver=None, progress=None, cache: bool = True,
-                cache_dir: Optional[str] = None) -> CheckResult:
+                cache_dir: Optional[str] = None, index: bool = True) -> CheckResult:
     """Lint every source file under ``paths``; findings sorted by file, row, column.
 
     With a ``resolver`` (``leaflint.config.Resolver``) each file gets the rules of its own
@@ -482,7 +569,10 @@ def check_paths(paths: Iterable[str], select: Optional[Iterable[str]] = None, ig
     is told the number of files, then each one done.
 
     ``cache``: read and write the content-hash cache (``leaflint.cache``) in ``cache_dir``
-    (default: ``$LEAFLINT_CACHE_DIR``, else ``.leaflint_cache`` in the project root)."""
+    (default: ``$LEAFLINT_CACHE_DIR``, else ``.leaflint_cache`` in the project root).
+
+    ``index``: analyse the project's Python files with the project index (``leaflint.index``),
+    rooted at ``index_root(paths)``, also when ``paths`` name only some of its files."""
     selection = Selection(tuple(select) if select is not None else None, tuple(ignore), tuple(extend_select))
     codes = selection.codes() if resolver is None else ()  # validate selectors before any work
     paths = list(paths)
@@ -497,9 +587,34 @@ def check_paths(paths: Iterable[str], select: Optional[Iterable[str]] = None, ig
     else:
         groups = resolver.groups(files)
     store = Cache.open(cache_dir, paths) if cache else None
-    results = lint_groups(groups, jobs, advance, store)
-    findings = (f for r in results for f in r.findings)
+    root = index_root(paths) if index else None
+    results = lint_groups(groups, jobs, advance, store, root, discovery)
+    findings = _unique(f for r in results for f in r.findings)
     if resolver is not None:
         findings = resolver.filter(findings)
     findings = sorted(findings, key=Finding.sort_key)
     return CheckResult(findings, discovery.errors, len(files), [r for r in results if r.internal_error], files)
+
+
+def index_root(paths: Sequence[str]) -> str:
+    """The project index's root: the cache's project root (``pyproject.toml`` or ``.git`` at or
+    above the first path), unless the first path is outside it (then that path's directory)."""
+    from leaflint.cache import project_root
+
+    first = os.path.abspath(paths[0]) if paths else os.getcwd()
+    root = project_root([first])
+    if first != root and not first.startswith(root.rstrip(os.sep) + os.sep):
+        root = first if os.path.isdir(first) else os.path.dirname(first)
+    return root
+
+
+def _unique(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per (file, code, span): two modules that pass a leaf to the same helper of a
+    third both report its write there, once."""
+    seen, out = set(), []
+    for finding in findings:
+        key = (finding.filename, finding.code, finding.location, finding.end_location, finding.cell)
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out

@@ -105,10 +105,10 @@ def test_exception_in_the_model_is_isolated_too(tree, monkeypatch):
 
     original = model_pkg.build_model
 
-    def build_model(module):
+    def build_model(module, *project):
         if "# BOOM" in module.code:
             raise KeyError("model bug")
-        return original(module)
+        return original(module, *project)
 
     monkeypatch.setattr(model_pkg, "build_model", build_model)
     result = _invoke(tree, monkeypatch, "-j", "1", ".")

@@ -335,6 +335,27 @@ async def test_hover_shows_the_rule_docs(client: LanguageClient, tmp_path):
 
 
 @pytest.mark.asyncio
+async def test_the_project_index_is_read_and_refreshed_when_a_module_is_saved(client: LanguageClient, tmp_path):
+    """``model.U[0] = v`` is a finding because models.py (not open) makes U a Parameter; when
+    models.py is saved with U a buffer, the open document is linted again without it."""
+    (tmp_path / "pyproject.toml").write_text("")
+    models = tmp_path / "models.py"
+    models.write_text("import torch\nfrom torch import nn\n\n\nclass MF(nn.Module):\n    def __init__(self):\n"
+                      "        super().__init__()\n        self.U = nn.Parameter(torch.ones(3))\n")
+    await start(client, tmp_path)
+    train = "import torch\nfrom models import MF\n\nmodel = MF()\nmodel.U[0] = 2.0\n"
+    uri = open_doc(client, tmp_path / "train.py", train)
+    assert found(await published(client, uri, version=1)) == {("LL103", 4)}
+
+    models.write_text(models.read_text().replace("self.U = nn.Parameter(torch.ones(3))",
+                                                 "self.register_buffer(\"U\", torch.ones(3))"))
+    count = len(publishes(client, uri))
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=models.as_uri())))
+    assert await published(client, uri, after=count) == []
+
+
+@pytest.mark.asyncio
 async def test_close_clears_diagnostics(client: LanguageClient, tmp_path):
     await start(client, tmp_path)
     uri = open_doc(client, tmp_path / "model.py", MODEL)

@@ -19,7 +19,8 @@ from leaflint.model.flow import common_return, fallback_handlers, is_container, 
 from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.judge import is_backward_call
 from leaflint.model.roots import calls_a_module, graph_roots
-from leaflint.model.syntax import AUG_INPLACE, is_true, kwarg, names_in, positional
+from leaflint.model.project import ProjectView
+from leaflint.model.syntax import AUG_INPLACE, argument_for, is_true, kwarg, names_in, positional
 from leaflint.model.values import (
     Arg, Attr, DataOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, ParamIter, PlainTensor, SelfRef, Value, View,
 )
@@ -35,10 +36,15 @@ def _names_bound(target: cst.BaseExpression) -> list[str]:
 
 
 class Collector(Evaluator, cst.CSTVisitor):
-    def __init__(self, imports_prepass: ImportTable, classes: dict[str, ClassInfo]) -> None:
+    def __init__(self, imports_prepass: ImportTable, classes: dict[str, ClassInfo],
+                 project: Optional[ProjectView] = None,
+                 known_returns: Optional[dict[str, Optional[Value]]] = None) -> None:
         super().__init__()
         self.imports = imports_prepass
         self.classes = classes
+        self.project = project
+        self.known_returns = known_returns  # module-level functions' return summaries, from a first walk
+        self.late_calls: set[str] = set()  # names called before any function of that name was read
         self.module_func = FuncInfo(name="<module>", node=None, cls=None, parent=None,
                                     decorator_grad=Grad.ON)
         self.funcs: list[FuncInfo] = [self.module_func]
@@ -201,14 +207,6 @@ class Collector(Evaluator, cst.CSTVisitor):
             return ParamItem(None)
         return self._class_instance(ann)
 
-    def _class_instance(self, node: cst.BaseExpression) -> Optional[ModuleInstance]:
-        layer = api.torch_nn_layer(self.qualname(node))
-        if layer is not None:
-            return ModuleInstance(("torch", layer))
-        if isinstance(node, cst.Name) and node.value in self.classes:
-            return ModuleInstance(("local", node.value))
-        return None
-
     def visit_If_body(self, node: cst.If) -> None:
         self.narrowed.append(self._isinstance_narrowing(node.test))
         self.branch_frozen.append(not_requiring_grad(node.test, True))
@@ -249,45 +247,22 @@ class Collector(Evaluator, cst.CSTVisitor):
                 break
         if callees is None:
             callees = self.module_functions.get(name)
-        if not callees or len(callees) != 1 or callees[0] in self.funcs:
+        if not callees:
+            # not read yet: a function defined further down (known after a first walk), or unknown
+            self.late_calls.add(name)
+            value = self.known_returns.get(name) if self.known_returns is not None else None
+            # the parameters of an argument need the callee's parameter list: not kept for later ones
+            return None if isinstance(value, ParamIter) and isinstance(value.base, Arg) else value
+        if len(callees) != 1 or callees[0] in self.funcs:
             return None
         value = common_return(callees[0].returns)
         if isinstance(value, ParamIter) and isinstance(value.base, Arg):
             if call is None:
                 return None
-            argument = self._argument_for(callees[0], call, value.base.name)
+            params = [p for p in callees[0].params if p != callees[0].self_name]
+            argument = argument_for(params, call, value.base.name)
             return ParamIter(self.value_of(argument) if argument is not None else None, named=value.named)
         return value
-
-    @staticmethod
-    def _argument_for(callee: FuncInfo, call: cst.Call, param: str) -> Optional[cst.BaseExpression]:
-        """The expression a call passes for the callee's parameter ``param``, if it is plain to see."""
-        params = [p for p in callee.params if p != callee.self_name]
-        for position, arg in enumerate(call.args):
-            if arg.star:
-                return None
-            if arg.keyword is not None:
-                if arg.keyword.value == param:
-                    return arg.value
-            elif position < len(params) and params[position] == param:
-                return arg.value
-        return None
-
-    def _isinstance_narrowing(self, test: cst.BaseExpression) -> dict[str, Value]:
-        """``if isinstance(m, nn.Linear) [and ...]:`` binds ``m`` to a Linear in the body."""
-        found: dict[str, Value] = {}
-        tests = [test]
-        while tests:
-            current = tests.pop()
-            if isinstance(current, cst.BooleanOperation) and isinstance(current.operator, cst.And):
-                tests.extend((current.left, current.right))
-            elif isinstance(current, cst.Call) and isinstance(current.func, cst.Name) \
-                    and current.func.value == "isinstance" and len(current.args) == 2 \
-                    and isinstance(current.args[0].value, cst.Name):
-                instance = self._class_instance(current.args[1].value)
-                if instance is not None:
-                    found[current.args[0].value.value] = instance
-        return found
 
     def bind_outer(self, name: str) -> None:
         # the def statement binds its name in the enclosing scope
@@ -418,9 +393,12 @@ class Collector(Evaluator, cst.CSTVisitor):
     def _is_parameter_call(self, node: cst.BaseExpression) -> bool:
         if not isinstance(node, cst.Call):
             return False
-        if self.qualname(node.func) in api.PARAMETER:
+        qual = self.qualname(node.func)
+        if qual in api.PARAMETER:
             return True
         cls = self.classes.get(node.func.value) if isinstance(node.func, cst.Name) else None
+        if cls is None and self.project is not None:
+            cls = self.classes.get(self.project.class_id(qual))
         return cls is not None and cls.is_parameter_class
 
     def _class_fact(self, cls: ClassInfo, attr: str, value_node: cst.BaseExpression) -> None:
@@ -613,7 +591,10 @@ class Collector(Evaluator, cst.CSTVisitor):
         candidates = [node.func] + [a.value for a in node.args]
         for expr in candidates:
             key = None
-            if isinstance(expr, cst.Name):
+            pid = self.project.function_id(self.qualname(expr)) if self.project is not None else None
+            if pid is not None:
+                key = ("project", pid)  # a function of another module of the project
+            elif isinstance(expr, cst.Name):
                 key = ("name", expr.value)
             elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
                 owner = self.lookup(expr.value.value)

@@ -13,6 +13,7 @@ import libcst as cst
 from leaflint.model import torchapi as api
 from leaflint.model.facts import ClassInfo
 from leaflint.model.imports import ImportTable, dotted
+from leaflint.model.project import ProjectView
 from leaflint.model.syntax import is_true, kwarg, positional, view_index
 from leaflint.model.values import (
     Attr, DataOf, Fresh, FrozenParameter, GroupItem, GroupList, ModuleInstance, ParamItem, ParamIter,
@@ -58,6 +59,7 @@ def _affine(layer: str, node: cst.Call) -> bool:
 class Evaluator:
     imports: ImportTable
     classes: dict[str, ClassInfo]
+    project: Optional[ProjectView] = None
     frozen_paths: list[set[str]]
     branch_frozen: list[set[str]]
 
@@ -157,6 +159,34 @@ class Evaluator:
             return TensorList(items)
         return None
 
+    def _class_instance(self, node: cst.BaseExpression) -> Optional[ModuleInstance]:
+        qual = self.qualname(node)
+        layer = api.torch_nn_layer(qual)
+        if layer is not None:
+            return ModuleInstance(("torch", layer))
+        if isinstance(node, cst.Name) and node.value in self.classes:
+            return ModuleInstance(("local", node.value))
+        pid = self.project.class_id(qual) if self.project is not None else None
+        if pid is not None:
+            return ModuleInstance(("local", pid))
+        return None
+
+    def _isinstance_narrowing(self, test: cst.BaseExpression) -> dict[str, Value]:
+        """``if isinstance(m, nn.Linear) [and ...]:`` binds ``m`` to a Linear in the body."""
+        found: dict[str, Value] = {}
+        tests = [test]
+        while tests:
+            current = tests.pop()
+            if isinstance(current, cst.BooleanOperation) and isinstance(current.operator, cst.And):
+                tests.extend((current.left, current.right))
+            elif isinstance(current, cst.Call) and isinstance(current.func, cst.Name) \
+                    and current.func.value == "isinstance" and len(current.args) == 2 \
+                    and isinstance(current.args[0].value, cst.Name):
+                instance = self._class_instance(current.args[1].value)
+                if instance is not None:
+                    found[current.args[0].value.value] = instance
+        return found
+
     def _call_value(self, node: cst.Call) -> Optional[Value]:
         func = node.func
         if isinstance(func, cst.Attribute):
@@ -215,6 +245,9 @@ class Evaluator:
                 return ModuleInstance(("tree", tree))
         if qual is None:
             return None
+        found = self.project.resolve(qual) if self.project is not None else None
+        if found is not None:
+            return self._project_call(node, found)
         if qual in api.PARAMETER:
             return self._parameter_value(node)
         if qual in api.BUFFER:
@@ -237,6 +270,19 @@ class Evaluator:
             if name[:1].islower():
                 return PlainTensor()
         return None
+
+    def _project_call(self, node: cst.Call, found: tuple[str, str]) -> Optional[Value]:
+        """A call of a class or a function defined in another module of the project."""
+        kind, pid = found
+        if kind == "function":
+            return self.project.returns(pid)  # type: ignore[union-attr]
+        cls = self.classes.get(pid) if kind == "class" else None
+        if cls is None:
+            return None
+        if cls.is_parameter_class:
+            return self._parameter_value(node, custom_new=cls.defines_new)
+        return ModuleInstance(("local", pid),
+                              inplace=is_true((kwarg(node, "inplace") or cst.Arg(cst.Name("False"))).value) is True)
 
     def _parameter_value(self, node: cst.Call, custom_new: bool = False) -> Optional[Value]:
         """``nn.Parameter(t[, requires_grad])`` or a subclass of it (whose ``__new__`` may decide)."""

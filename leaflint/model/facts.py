@@ -78,6 +78,8 @@ class InplaceSite:
     # for a write into a function's parameter: the call that passes the leaf, and its argument
     via_call: Optional[cst.Call] = None
     via_arg: Optional[cst.CSTNode] = None
+    # a write in another module of the project (``leaflint.model.project.Spot``): reported there
+    foreign: Optional[object] = None
 
 
 @dataclass

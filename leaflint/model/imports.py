@@ -6,6 +6,7 @@ from typing import Optional
 
 import libcst as cst
 
+from leaflint.index.layout import absolute
 from leaflint.model.torchapi import normalise
 
 # Names a star import of these modules brings in that the rules care about.
@@ -30,9 +31,14 @@ def dotted(node: cst.BaseExpression) -> Optional[str]:
 
 
 class ImportTable:
-    def __init__(self) -> None:
+    """Local name -> qualified name. ``package`` (the dotted package of the file, when the project
+    index knows it) turns relative imports into absolute names: in ``pkg/train.py``,
+    ``from .models import MF`` binds ``MF`` to ``pkg.models.MF``; without it they stay relative."""
+
+    def __init__(self, package: Optional[str] = None) -> None:
         self.names: dict[str, str] = {}
         self.star: set[str] = set()
+        self.package = package
 
     def add(self, node: cst.Import | cst.ImportFrom) -> None:
         if isinstance(node, cst.Import):
@@ -48,7 +54,7 @@ class ImportTable:
             return
         if node.relative:
             module = dotted(node.module) if node.module is not None else None
-            base = "." * len(node.relative) + (module or "")
+            base = absolute(self.package, len(node.relative), module) or "." * len(node.relative) + (module or "")
         else:
             base = dotted(node.module) if node.module is not None else None
         if base is None:

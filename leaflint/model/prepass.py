@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Optional
 
 import libcst as cst
 
 from leaflint.model import torchapi as api
 from leaflint.model.facts import ClassInfo
 from leaflint.model.imports import ImportTable, dotted
+from leaflint.model.project import ClassTable, ProjectView
 
 
-def prepass(module: cst.Module) -> tuple[ImportTable, dict[str, ClassInfo]]:
-    """Imports anywhere at module level and in functions, and the classes of the file."""
-    imports = ImportTable()
-    classes: dict[str, ClassInfo] = {}
+def prepass(module: cst.Module, project: Optional[ProjectView] = None) -> tuple[ImportTable, ClassTable]:
+    """Imports anywhere at module level and in functions, and the classes of the file.
+
+    With the project index (``project``), relative imports are made absolute and a base class
+    defined in another module of the project is named by its project id."""
+    imports = ImportTable(project.package if project is not None else None)
+    classes = ClassTable(project)
 
     def walk(body: Iterable[cst.CSTNode]) -> None:
         for stmt in body:
@@ -26,6 +30,8 @@ def prepass(module: cst.Module) -> tuple[ImportTable, dict[str, ClassInfo]]:
                 bases = []
                 for arg in stmt.bases:
                     name = imports.qualname(arg.value) or dotted(arg.value) or ""
+                    if project is not None:
+                        name = project.class_id(name) or name
                     bases.append(name)
                 classes.setdefault(stmt.name.value, ClassInfo(stmt.name.value, stmt, bases))
                 walk(stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else ())
@@ -46,7 +52,7 @@ def prepass(module: cst.Module) -> tuple[ImportTable, dict[str, ClassInfo]]:
 
     walk(module.body)
     # class kinds need every class's bases, so compute after collection
-    for info in classes.values():
+    for info in list(classes.values()):
         for base in info.bases:
             if base in api.AUTOGRAD_FUNCTION or base.endswith("autograd.Function"):
                 info.is_autograd_function = True

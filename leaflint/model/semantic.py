@@ -17,8 +17,9 @@ from leaflint.model.collect import Collector
 from leaflint.model.facts import (  # noqa: F401  (re-exported for the rules)
     AttrAssign, CallRef, ClassInfo, Context, DataRead, DataWrite, FuncInfo, Grad, InplaceSite, Leaf,
 )
-from leaflint.model.flow import handles, one_time_guard
+from leaflint.model.flow import common_return, handles, one_time_guard
 from leaflint.model.prepass import prepass
+from leaflint.model.project import ProjectView
 from leaflint.model.summaries import call_site_writes, graph_argument_writes, returned_value
 from leaflint.model.values import (
     Attr, DataOf, Fresh, FrozenParameter, Item, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value, View,
@@ -29,13 +30,25 @@ from leaflint.model.walk import walk
 class SemanticModel:
     """The resolved facts of one file."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, project: Optional[ProjectView] = None) -> None:
         self.module = module
-        imports, classes = prepass(module)
+        self.project = project
+        imports, classes, collector = _collect(module, project, None)
+        if collector.late_calls:
+            # A call read before the function it calls (defined later in the file): walk the
+            # file again with every module-level function's return summary known (bottom-up by
+            # rounds; a function whose summary needs its own, recursion, stays unknown).
+            for _ in range(_LATE_ROUNDS):
+                known = _return_summaries(collector)
+                if not any(known.get(name) is not None for name in collector.late_calls):
+                    break
+                imports, classes, again = _collect(module, project, known)
+                settled = _return_summaries(again) == known
+                collector = again
+                if settled:
+                    break
         self.imports = imports
         self.classes = classes
-        collector = Collector(imports, classes)
-        walk(module, collector, collector.parents)
         self.inplace = collector.inplace
         self.data_writes = collector.data_writes
         self.data_reads = collector.data_reads
@@ -43,13 +56,21 @@ class SemanticModel:
         self.funcs = collector.all_funcs
         self._collector = collector
         self._resolve_call_graph(collector)
-        self.inplace.extend(call_site_writes(self, collector.arg_calls))
+        self.param_writes: dict[int, list] = {}  # function id -> its in-place writes into its parameters
+        self.inplace.extend(call_site_writes(self, collector.arg_calls, self.param_writes))
         self._graph_writes = self._writes_between_use_and_backward()
         self._graph_argument_writes = graph_argument_writes(self, collector.arg_calls)
+
+    def module_functions(self) -> dict[str, list[FuncInfo]]:
+        """The functions defined at module level, by name."""
+        return self._collector.module_functions
 
     # ------------------------------------------------------------ call graph
     def callees(self, ref: CallRef) -> list[FuncInfo]:
         kind = ref.key[0]
+        if kind == "project":
+            info = self.project.function_info(ref.key[1]) if self.project is not None else None
+            return [info] if info is not None else []
         if kind == "name":
             name = ref.key[1]
             for scope in reversed(ref.scope):
@@ -444,5 +465,22 @@ def _related(a: str, b: str) -> bool:
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
-def build_model(module: cst.Module) -> SemanticModel:
-    return SemanticModel(module)
+_LATE_ROUNDS = 4
+
+
+def _collect(module: cst.Module, project: Optional[ProjectView],
+             known: Optional[dict[str, Optional[Value]]]) -> tuple:
+    imports, classes = prepass(module, project)
+    collector = Collector(imports, classes, project, known)
+    walk(module, collector, collector.parents)
+    return imports, classes, collector
+
+
+def _return_summaries(collector: Collector) -> dict[str, Optional[Value]]:
+    """What each module-level function (defined once) returns, by name."""
+    return {name: common_return(defs[0].returns) if len(defs) == 1 else None
+            for name, defs in collector.module_functions.items()}
+
+
+def build_model(module: cst.Module, project: Optional[ProjectView] = None) -> SemanticModel:
+    return SemanticModel(module, project)

@@ -88,15 +88,31 @@ def _initial_writes(sites: list[InplaceSite]) -> dict[int, list[ParamWrite]]:
     return found
 
 
-def call_site_writes(model: "SemanticModel", calls: list[ArgCall]) -> list[InplaceSite]:
+def call_site_writes(model: "SemanticModel", calls: list[ArgCall],
+                     summary: Optional[dict[int, list[ParamWrite]]] = None) -> list[InplaceSite]:
     """The writes of parameter-writing functions whose argument, at some call, is known.
 
     Each is recorded *at the write* (where torch raises, and where the probe sees it), with the
     leaf substituted for the parameter and the call that passes it (``via_call``); the grad mode
     is the call's unless the write itself turns grad on. A call that passes one of the caller's
-    own parameters makes the write part of the caller's summary (bottom-up, bounded rounds)."""
+    own parameters makes the write part of the caller's summary (bottom-up, bounded rounds).
+
+    A function of another module of the project (its summary in the project index) writes its
+    parameters as its summary says; the write is then reported in that module (``foreign``).
+    ``summary``, when given, receives every function's writes into its parameters (function id ->
+    writes), for this module's own summary in the index."""
     derived: list[InplaceSite] = []
     pending = _initial_writes(model.inplace)
+    if summary is not None:
+        for key, writes in pending.items():
+            summary.setdefault(key, []).extend(writes)
+    if model.project is not None:
+        for call in calls:
+            if call.key[0] == "project":
+                info = model.project.function_info(call.key[1])
+                writes = model.project.function_writes(call.key[1])
+                if info is not None and writes:
+                    pending[id(info)] = writes
     seen: set[tuple[int, int]] = set()
     for _ in range(_ROUNDS):
         if not pending:
@@ -124,12 +140,14 @@ def call_site_writes(model: "SemanticModel", calls: list[ArgCall]) -> list[Inpla
                     grad = Grad.ON if write.grad is Grad.ON else call.ctx.grad
                     if grad in (Grad.ON, Grad.INHERIT):
                         upward.setdefault(id(caller), []).append(ParamWrite(target, write.site, grad, handled))
+                        if summary is not None:
+                            summary.setdefault(id(caller), []).append(upward[id(caller)][-1])
                     continue
                 grad = Grad.ON if write.grad is Grad.ON else model.grad_at(call.ctx)
                 ctx = dataclasses.replace(write.site.ctx, grad=grad, handled=handled)
                 derived.append(InplaceSite(write.site.kind, write.site.node, target, write.site.target_node,
                                            write.site.detail, ctx, via_call=call.node,
-                                           via_arg=argument[1]))  # type: ignore[arg-type]
+                                           via_arg=argument[1], foreign=write.site.foreign))  # type: ignore[arg-type]
         pending = upward
     return derived
 

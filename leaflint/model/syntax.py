@@ -130,3 +130,17 @@ def _int_like(value: cst.BaseExpression) -> bool:
         value = value.expression  # ``-1``; not ``~mask``
     return isinstance(value, (cst.Integer, cst.Name, cst.Attribute)) and not (
         isinstance(value, cst.Name) and value.value in ("None", "True", "False"))
+
+
+def argument_for(params: list[str], call: cst.Call, param: str) -> Optional[cst.BaseExpression]:
+    """The expression ``call`` passes for the parameter ``param`` of a callee whose parameters
+    (``self`` left out) are ``params``, when it is plain to see (no ``*args`` before it)."""
+    for position, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            if arg.keyword.value == param:
+                return arg.value
+        elif position < len(params) and params[position] == param:
+            return arg.value
+    return None

@@ -25,6 +25,9 @@ class Report:
     message: str  # concise: what and why in a phrase (at most MAX_MESSAGE characters)
     fix: Optional[Fix] = None
     detail: Optional[str] = None  # the full explanation: torch's error text, the advice in context
+    # a finding in another module of the project (``leaflint.model.project.Spot``): reported
+    # there instead of at ``node`` (a write in a helper that this module's call passes a leaf)
+    at: Optional[object] = None
 
 
 @dataclass(frozen=True)

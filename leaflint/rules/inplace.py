@@ -36,6 +36,8 @@ def describe_target(model: SemanticModel, site: InplaceSite, width: int = 1000) 
     if site.via_call is not None and site.via_arg is not None:
         argument = model.text(site.via_arg)
         passed = f"passed by `{model.text(site.via_call)}`"
+        if site.foreign is not None:
+            passed += f" in module `{site.foreign.caller}`"  # type: ignore[attr-defined]
         described = described.replace(f"`{text}`", f"`{text}` ({passed})" if argument == text
                                       else f"`{text}` (`{argument}`, {passed})", 1)
     return described
@@ -54,7 +56,8 @@ def advice(model: SemanticModel, site: InplaceSite) -> str:
     if model.in_forward(site.ctx):
         return ("inside forward, compute a new tensor out of place instead of mutating the parameter, "
                 "or move the update out of forward under `with torch.no_grad():`")
-    what = "the statement" if write_loop(model, site.ctx, site.ctx.stmt) is None else "the whole `for` loop"
+    what = "the statement" if site.foreign is not None or write_loop(model, site.ctx, site.ctx.stmt) is None \
+        else "the whole `for` loop"
     init = nn_init_name(site.detail) if site.kind == "method" else None
     if init is not None:
         return f"use `{init}(...)` (it runs under no_grad) or wrap {what} in `with torch.no_grad():`"
@@ -77,7 +80,8 @@ class InplaceRule(Rule):
             # a write into a helper's argument: no automatic fix (no_grad around the write would
             # also cut the graph where the helper is called with tensors that need one)
             fix = build_inplace_fix(model, site, leaf) if site.via_call is None else None
-            yield Report(site.node, self.concise(model, site), fix=fix, detail=self.message(model, site, leaf.view))
+            yield Report(site.node, self.concise(model, site), fix=fix, detail=self.message(model, site, leaf.view),
+                         at=site.foreign)
 
     def error_text(self, view: bool) -> str:
         return VIEW_ERROR if view else LEAF_ERROR
@@ -128,7 +132,9 @@ class Net(nn.Module):
 ```
 A helper that writes its own argument in place (`def init_table(t): t[:, 0] = 0`) is reported
 at the write, where torch raises, when some call passes it a leaf with grad on; the message
-names that call (`init_table(emb.weight)`). This holds for every LL1 rule.
+names that call (`init_table(emb.weight)`). This holds for every LL1 rule, and across the
+modules of a project (the project index): a helper in `utils.py` called from `model.py` is
+reported at its write in `utils.py`, the message naming the call and the module that makes it.
 
 Grad mode is off inside `torch.no_grad()`, `torch.inference_mode()`,
 `torch.set_grad_enabled(False)`, functions decorated with them, `autograd.Function`

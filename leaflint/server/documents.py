@@ -139,12 +139,40 @@ class Project:
         self._discovery = None
         self._rules: dict[tuple[str, ...], list] = {}
         self._excluded: dict[str, bool] = {}
+        self._indexes: dict[str, object] = {}  # project root -> leaflint.index.run.IndexRun
+        self._saved: list[str] = []  # files saved since the last lint (appended by the event loop)
 
     def reload(self) -> None:
         self.generation += 1
         self._resolver = None
         self._discovery = None
         self._excluded = {}
+        self._indexes = {}
+
+    def saved(self, path: str) -> None:
+        """A file was saved: the project index reads it again (at the next lint, on the thread
+        that lints, so the index is only ever touched there)."""
+        self._saved.append(path)
+
+    def index_request(self, path: str, text: str, codes: tuple[str, ...]):
+        """The project index's request for a document (``engine.IndexRequest``), from the
+        cached index (``.leaflint_cache``, as ``leaflint check`` uses it), refreshed for the files
+        saved since; None when the document is not a Python file under a project root."""
+        from leaflint.cache import Cache
+        from leaflint.engine import index_root
+        from leaflint.index.run import IndexRun
+
+        while self._saved:
+            saved = self._saved.pop(0)
+            for index in self._indexes.values():
+                index.forget(saved)  # type: ignore[attr-defined]
+        root = index_root([path])
+        index = self._indexes.get(root)
+        if index is None:
+            cache = Cache.open(self.resolver.cache_dir([path]), [path])
+            self.resolver.for_path(path)  # builds the discovery
+            index = self._indexes[root] = IndexRun(root, self._discovery, cache)
+        return index.request_for(path, text, codes)  # type: ignore[attr-defined]
 
     @property
     def resolver(self) -> Resolver:
@@ -189,8 +217,14 @@ def lint(snapshot: Snapshot, project: Project) -> Outcome:
             result = lint_bytes(data, snapshot.path, rules)
             outcome.problems = _notebook_problems(snapshot, data, project.keep(result.findings))
         else:
-            result = lint_bytes(encode_like_file(snapshot.text), snapshot.path, rules)
-            outcome.problems = [Problem(f, snapshot.uri, _edits(f, snapshot.uri)) for f in project.keep(result.findings)]
+            codes = tuple(rule.code for rule in rules)
+            request = project.index_request(snapshot.path, snapshot.text, codes) \
+                if snapshot.path.endswith(".py") else None
+            result = lint_bytes(encode_like_file(snapshot.text), snapshot.path, rules, request)
+            # (a write in another module that this document's call makes a finding is reported
+            # there by ``leaflint check``; the document's diagnostics are its own)
+            own = [f for f in result.findings if request is None or f.filename == snapshot.path]
+            outcome.problems = [Problem(f, snapshot.uri, _edits(f, snapshot.uri)) for f in project.keep(own)]
     except ConfigError as exc:
         outcome.error = str(exc)
         return outcome

@@ -276,8 +276,16 @@ def build() -> LeaflintServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     def did_save(params: types.DidSaveTextDocumentParams) -> None:
-        if documents.is_config(to_fs_path(params.text_document.uri)):
+        path = to_fs_path(params.text_document.uri)
+        if documents.is_config(path):
             server.reload(f"{params.text_document.uri} saved")
+        elif path is not None and path.endswith(".py"):
+            # the project index reads the saved file again; the other open documents may
+            # import it, so they are linted again with what it now says
+            server.project.saved(path)
+            for key in list(server.python_documents):
+                if key != params.text_document.uri:
+                    server.scheduler.request(key)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
