@@ -14,7 +14,8 @@ import click
 
 from leaflint import __version__
 from leaflint.config import ConfigError, Overrides, Resolver
-from leaflint.engine import CheckResult, check_paths, lint_bytes
+from leaflint.checking import check_paths
+from leaflint.engine import CheckResult, lint_bytes
 from leaflint.files import display_path
 from leaflint.findings import DIAGNOSTIC_CODES, Finding
 from leaflint.report import FORMATTERS, render

@@ -406,13 +406,14 @@ def _mp_context():
 def lint_groups(groups: Iterable[tuple[Sequence[str], Sequence[str]]], jobs: Optional[int] = None,
                 progress: Optional[Callable[[int], None]] = None,
                 cache: Optional[Cache] = None, index_root: Optional[str] = None,
-                discovery: Optional[Discovery] = None) -> list[FileResult]:
+                discovery: Optional[Discovery] = None, indexer=None) -> list[FileResult]:
     """Lint the files of ``groups`` (``(rule codes, paths)`` pairs); results in the order of the
     groups and of their paths, whatever the number of jobs.
 
-    With ``index_root``, the Python files under it are analysed with the project index
-    (``leaflint.index.run``: in the order of their imports, each reading the summaries of the
-    project modules it imports, read from ``cache`` or computed, its excludes from ``discovery``).
+    With ``index_root`` and an ``indexer`` (``leaflint.index.run.IndexRun``, passed in by
+    ``leaflint.checking``, which sits above both), the Python files under it are analysed with
+    the project index: in the order of their imports, each reading the summaries of the project
+    modules it imports, read from ``cache`` or computed, its excludes from ``discovery``.
 
     Each file is read once here: the prefilter skips it, or its content hash finds its findings
     in ``cache`` (no parse, no libcst import), or it is parsed, in this process when the work is
@@ -423,10 +424,8 @@ def lint_groups(groups: Iterable[tuple[Sequence[str], Sequence[str]]], jobs: Opt
     results: list[Optional[FileResult]] = [None] * len(items)
     todo: list[tuple[int, int]] = []  # (index, size in bytes) of the files to parse
     done: set[int] = set()
-    if index_root is not None:
-        from leaflint.index.run import IndexRun
-
-        done = IndexRun(index_root, discovery, cache).lint(items, results, jobs or os.cpu_count() or 1, progress)
+    if index_root is not None and indexer is not None:
+        done = indexer(index_root, discovery, cache).lint(items, results, jobs or os.cpu_count() or 1, progress)
     for index, (path, codes, _) in enumerate(items):
         if index in done:
             continue
@@ -560,7 +559,7 @@ def lint_files(paths: Sequence[str], selection: Selection, jobs: Optional[int] =
 def check_paths(paths: Iterable[str], select: Optional[Iterable[str]] = None, ignore: Iterable[str] = (),
                 extend_select: Iterable[str] = (), discovery: Optional[Discovery] = None,
                 jobs: Optional[int] = None, resolver=None, progress=None, cache: bool = True,
-                cache_dir: Optional[str] = None, index: bool = True) -> CheckResult:
+                cache_dir: Optional[str] = None, indexer=None) -> CheckResult:
     """Lint every source file under ``paths``; findings sorted by file, row, column.
 
     With a ``resolver`` (``leaflint.config.Resolver``) each file gets the rules of its own
@@ -571,8 +570,9 @@ def check_paths(paths: Iterable[str], select: Optional[Iterable[str]] = None, ig
     ``cache``: read and write the content-hash cache (``leaflint.cache``) in ``cache_dir``
     (default: ``$LEAFLINT_CACHE_DIR``, else ``.leaflint_cache`` in the project root).
 
-    ``index``: analyse the project's Python files with the project index (``leaflint.index``),
-    rooted at ``index_root(paths)``, also when ``paths`` name only some of its files."""
+    ``indexer``: analyse the project's Python files with the project index (``leaflint.index``),
+    rooted at ``index_root(paths)``, also when ``paths`` name only some of its files; None: each
+    file on its own. ``leaflint.checking.check_paths`` is this with the index."""
     selection = Selection(tuple(select) if select is not None else None, tuple(ignore), tuple(extend_select))
     codes = selection.codes() if resolver is None else ()  # validate selectors before any work
     paths = list(paths)
@@ -587,8 +587,8 @@ def check_paths(paths: Iterable[str], select: Optional[Iterable[str]] = None, ig
     else:
         groups = resolver.groups(files)
     store = Cache.open(cache_dir, paths) if cache else None
-    root = index_root(paths) if index else None
-    results = lint_groups(groups, jobs, advance, store, root, discovery)
+    root = index_root(paths) if indexer is not None else None
+    results = lint_groups(groups, jobs, advance, store, root, discovery, indexer)
     findings = _unique(f for r in results for f in r.findings)
     if resolver is not None:
         findings = resolver.filter(findings)

@@ -15,7 +15,8 @@ import pytest
 from leaflint import cache as cache_mod
 from leaflint import engine
 from leaflint.cache import Cache, KeyMaker, project_root, resolve_dir
-from leaflint.engine import PREFILTER, Selection, check_paths, lint_groups
+from leaflint.checking import check_paths
+from leaflint.engine import PREFILTER, Selection, lint_groups
 from leaflint.findings import Edit, Finding, Fix, Position
 from leaflint.report import FORMATTERS
 

@@ -31,7 +31,8 @@ from click.testing import CliRunner
 from leaflint import fix as fixes
 from leaflint.fix import edits, wrap
 from leaflint.cli import main
-from leaflint.engine import check_paths, lint_source
+from leaflint.checking import check_paths
+from leaflint.engine import lint_source
 from leaflint.rules import select_rules
 
 ROOT = Path(__file__).resolve().parents[1]

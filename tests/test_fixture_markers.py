@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leaflint.engine import check_paths
+from leaflint.checking import check_paths
 from markers import FIXTURES, expected_markers, fixture_files
 
 

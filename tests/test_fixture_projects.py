@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from leaflint.engine import check_paths
+from leaflint.checking import check_paths
 from markers import FIXTURES, MARKER
 
 PROJECTS = sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir())

@@ -302,7 +302,7 @@ def test_progress_only_on_a_terminal_after_the_delay():
 
 
 def test_check_reports_progress_to_the_callback(project):
-    from leaflint.engine import check_paths
+    from leaflint.checking import check_paths
 
     class Recorder:
         def __init__(self):

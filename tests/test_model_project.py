@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 from leaflint.cache import Cache
-from leaflint.engine import check_paths, lint_groups
+from leaflint.checking import check_paths, lint_groups_indexed
 from leaflint.files import Discovery
 from leaflint.index.layout import Layout, scan
 from leaflint.index.order import waves
@@ -242,7 +242,7 @@ def test_a_call_before_the_function_it_calls_uses_its_summary(tmp_path):
 def run_cached(root: Path, paths, cache_dir: Path) -> tuple[set, Cache]:
     store = Cache(str(cache_dir))
     codes = select_codes(None, (), ())
-    results = lint_groups([(codes, [str(p) for p in paths])], jobs=1, cache=store, index_root=str(root))
+    results = lint_groups_indexed([(codes, [str(p) for p in paths])], jobs=1, cache=store, index_root=str(root))
     found = {(os.path.basename(f.filename), f.location.row, f.code) for r in results for f in r.findings}
     return found, store
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from leaflint import notebook
-from leaflint.engine import check_paths, lint_source
+from leaflint.checking import check_paths
+from leaflint.engine import lint_source
 from leaflint.rules import select_rules
 
 

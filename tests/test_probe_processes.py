@@ -14,7 +14,7 @@ from probe_runs import Runs
 
 pytest.importorskip("torch")
 
-from leaflint.engine import check_paths  # noqa: E402
+from leaflint.checking import check_paths  # noqa: E402
 from leaflint.probe import reconcile, runner, schema  # noqa: E402
 from leaflint.probe.cli import targets_of  # noqa: E402
 

@@ -114,7 +114,7 @@ def _split(values) -> list[str]:
 
 def static_findings(root: str, select: Optional[list[str]]):
     """(findings, enabled codes) of the static check of ``root``."""
-    from leaflint.engine import check_paths
+    from leaflint.checking import check_paths
     from leaflint.rules import select_rules
 
     result = check_paths([root], select=select)

@@ -159,7 +159,7 @@ class Project:
         cached index (``.leaflint_cache``, as ``leaflint check`` uses it), refreshed for the files
         saved since; None when the document is not a Python file under a project root."""
         from leaflint.cache import Cache
-        from leaflint.engine import index_root
+        from leaflint.checking import index_root
         from leaflint.index.run import IndexRun
 
         while self._saved:
