@@ -19,6 +19,7 @@ from leaflint.checking import check_paths
 from leaflint.engine import PREFILTER, Selection, lint_groups
 from leaflint.findings import Edit, Finding, Fix, Position
 from leaflint.report import FORMATTERS
+from hang_guard import HANG_GUARD
 
 BAD = textwrap.dedent("""\
     import torch
@@ -49,7 +50,7 @@ def run(*args, cwd, env=None):
     full_env.pop("LEAFLINT_CACHE_DIR", None)
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env=full_env)
+                          timeout=HANG_GUARD, env=full_env)
 
 
 @pytest.fixture()
@@ -108,7 +109,7 @@ def test_warm_cli_run_does_not_lint_and_engine_imports_no_libcst(project):
     """The engine and the cache modules import no libcst; a warm run parses nothing."""
     code = ("import sys; import leaflint.engine, leaflint.cache; "
             "print(any(m == 'libcst' or m.startswith('libcst.') for m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_GUARD)
     assert proc.stdout.strip() == "False", proc.stderr
     run("check", ".", cwd=project)
     probe = ("import sys, leaflint.engine as e\n"
@@ -117,7 +118,7 @@ def test_warm_cli_run_does_not_lint_and_engine_imports_no_libcst(project):
              "from leaflint.cli import main\n"
              "sys.argv = ['leaflint', 'check', '.']\n"
              "main()\n")
-    proc = subprocess.run([sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, timeout=HANG_GUARD)
     assert proc.returncode == 1, proc.stderr
     assert "linted on a warm run" not in proc.stderr
     assert "LL101" in proc.stdout
@@ -257,7 +258,7 @@ def test_concurrent_cli_runs_share_one_cache(project):
     procs = [subprocess.Popen([sys.executable, "-m", "leaflint", "check", "--output-format", "json", "."],
                               cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
-    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    outputs = [p.communicate(timeout=HANG_GUARD)[0] for p in procs]
     assert all(p.returncode == 1 for p in procs)
     assert len(set(outputs)) == 1
     warm = run("check", "--output-format", "json", ".", cwd=project)

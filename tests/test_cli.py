@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+from hang_guard import HANG_GUARD
 
 BAD = textwrap.dedent("""\
     import torch
@@ -22,7 +23,7 @@ GOOD = "import torch\nx = torch.zeros(3)\nx.add_(1)\n"
 
 def run(*args, cwd=None, stdin=None):
     return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 @pytest.fixture()
@@ -115,7 +116,7 @@ def test_check_does_not_import_torch(project):
     code = ("import sys, runpy\nsys.argv=['leaflint','check','.']\n"
             "try:\n    runpy.run_module('leaflint', run_name='__main__')\nexcept SystemExit:\n    pass\n"
             "print('TORCH' if any(m == 'torch' or m.startswith('torch.') for m in sys.modules) else 'NO-TORCH', file=sys.stderr)\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=HANG_GUARD)
     assert proc.stderr.strip().endswith("NO-TORCH"), proc.stderr
 
 

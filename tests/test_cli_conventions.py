@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hang_guard import HANG_GUARD
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -19,7 +20,7 @@ BAD = "import torch\n\nw = torch.zeros(3, requires_grad=True)\nw.add_(1)\nw -= 1
 
 def run(*args, cwd=None, stdin=None):
     return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 def nb(*sources: str) -> str:
@@ -190,7 +191,7 @@ def test_cli_import_and_version_do_not_load_libcst():
             "assert 'leaflint.rules.base' not in sys.modules and 'leaflint.fix.context' not in sys.modules\n"
             "assert 'leaflint.model' not in sys.modules\n"
             "print('ok')\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_GUARD)
     assert proc.stdout.strip() == "ok", proc.stderr
 
 
@@ -201,7 +202,7 @@ def test_warm_run_and_clean_file_do_not_load_libcst(tmp_path):
     code = ("import sys\nfrom leaflint.cli import main\nsys.argv = ['leaflint', 'check', '.']\n"
             "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
             "print('LIBCST' if any(m.startswith('libcst') for m in sys.modules) else 'NO-LIBCST', code)\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=HANG_GUARD)
     assert proc.stdout.strip().splitlines()[-1] == "NO-LIBCST 1", proc.stdout + proc.stderr
 
 

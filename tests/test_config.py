@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from leaflint.config import ConfigError, Overrides, Resolver, apply_layer, parse_table
+from hang_guard import HANG_GUARD
 
 BAD = textwrap.dedent("""\
     import torch
@@ -25,7 +26,7 @@ BAD = textwrap.dedent("""\
 def run(*args, cwd=None, stdin=None):
     env = {k: v for k, v in os.environ.items() if k != "LEAFLINT_OUTPUT_FORMAT"}
     return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, input=stdin, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 def found(proc) -> list[tuple[str, int, str]]:

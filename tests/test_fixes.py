@@ -34,6 +34,7 @@ from leaflint.cli import main
 from leaflint.checking import check_paths
 from leaflint.engine import lint_source
 from leaflint.rules import select_rules
+from hang_guard import HANG_GUARD
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -93,7 +94,7 @@ def fixable_fixtures() -> list[Path]:
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, NO_COLOR="1", LEAFLINT_DEBUG_FIXES="1")
     return subprocess.run([sys.executable, "-m", "leaflint", "check", "--no-cache", "--isolated", *args],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 # ------------------------------------------------------------------------------ golden twins
@@ -219,7 +220,7 @@ def _run_python(path: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1", TORCH_COMPILE_DISABLE="1")
     env.pop("PYTHONPATH", None)
     return subprocess.run([sys.executable, str(path)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
+                          timeout=HANG_GUARD, stdin=subprocess.DEVNULL)
 
 
 @pytest.mark.parametrize("path", fixable_fixtures(), ids=lambda p: p.name)
@@ -504,7 +505,7 @@ def test_statement_joins_a_no_grad_block_right_above():
 
 def test_stdin_is_refused():
     proc = subprocess.run([sys.executable, "-m", "leaflint", "check", "--fix", "-"], input="x = 1\n",
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=HANG_GUARD)
     assert proc.returncode == 2 and "stdin" in proc.stderr
 
 

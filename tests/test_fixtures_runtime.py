@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hang_guard import HANG_GUARD
 
 pytest.importorskip("torch")
 
@@ -26,7 +27,7 @@ MARKER = re.compile(r"#\s*expect:\s*(LL\d{3}(?:\s*,\s*LL\d{3})*)")
 OBSERVED = re.compile(r"^observed: (\d+):", re.MULTILINE)
 CODES = {"LL101", "LL102", "LL103", "LL104", "LL105", "LL106", "LL201", "LL202", "LL203", "LL301", "LL302", "LL303",
          "LL401", "LL402", "LL403"}
-TIMEOUT = 60
+TIMEOUT = HANG_GUARD
 
 
 def markers(path: Path) -> dict[int, list[str]]:

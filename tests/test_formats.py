@@ -20,6 +20,7 @@ from leaflint.report import FORMATTERS, render
 from leaflint.report.github import escape_data, escape_property
 from leaflint.report.progress import Progress
 from leaflint.rules import REGISTRY
+from hang_guard import HANG_GUARD
 
 REPO = Path(__file__).resolve().parent.parent
 SARIF_SCHEMA = REPO.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
@@ -39,7 +40,7 @@ def run(*args, cwd=None, stdin=None, env=None):
     full_env.pop("LEAFLINT_OUTPUT_FORMAT", None)
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, input=stdin, env=full_env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 @pytest.fixture()
@@ -244,7 +245,7 @@ def _run_in_pty(args, cwd, env):
     master, slave = pty.openpty()
     try:
         proc = subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, stdout=slave,
-                              stderr=subprocess.PIPE, env=env, timeout=120)
+                              stderr=subprocess.PIPE, env=env, timeout=HANG_GUARD)
         os.close(slave)
         slave = None
         chunks = []

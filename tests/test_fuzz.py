@@ -20,6 +20,7 @@ import types
 import pytest
 
 from leaflint.rules import REGISTRY, select_rules
+from hang_guard import HANG_GUARD
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUZZ_PATH = os.path.join(REPO, "bench", "fuzz.py")
@@ -123,7 +124,7 @@ def test_harness_reports_a_fix_that_breaks_the_code(fuzz, rules, monkeypatch):
 def test_bench_fuzz_command_line():
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, FUZZ_PATH, "-n", "5", "--strategy", "mutate", "--seed", "1"],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=HANG_GUARD, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "seed 1, 5 examples per strategy" in proc.stdout
     assert "mutate: 5 examples" in proc.stdout and "failures 0" in proc.stdout

@@ -19,9 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from leaflint.cli import main
+from hang_guard import HANG_GUARD
 
 NORMAL = "import torch\nw = torch.zeros(3, requires_grad=True)\nw.add_(1)\n"
-TIMEOUT = 120
+TIMEOUT = HANG_GUARD
 
 
 def run_check(cwd, *paths, timeout=TIMEOUT, stdin=None, extra=()):

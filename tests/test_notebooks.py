@@ -15,12 +15,13 @@ from leaflint import notebook
 from leaflint.checking import check_paths
 from leaflint.engine import lint_source
 from leaflint.rules import select_rules
+from hang_guard import HANG_GUARD
 
 
 def run(*args, cwd=None, stdin=None):
     env = {k: v for k, v in os.environ.items() if k != "LEAFLINT_OUTPUT_FORMAT"}
     return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, input=stdin, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 def code(source, **extra):

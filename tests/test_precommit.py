@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hang_guard import HANG_GUARD
 
 REPO = Path(__file__).resolve().parent.parent
 HOOKS = REPO / ".pre-commit-hooks.yaml"
@@ -56,7 +57,7 @@ def _git_env(home: Path) -> dict:
 
 def _git(cwd: Path, env: dict, *args: str) -> None:
     subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args], cwd=cwd, env=env,
-                   check=True, capture_output=True, text=True, timeout=120)
+                   check=True, capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 def _commit_all(cwd: Path, env: dict, message: str) -> None:

@@ -17,6 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from leaflint.model.saved import TABLE_PATH, load_table  # noqa: E402
+from hang_guard import HANG_GUARD
 
 F = torch.nn.functional
 
@@ -158,5 +159,5 @@ def test_static_path_reads_the_table_without_torch():
     import sys
 
     env = dict(os.environ)
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=HANG_GUARD)
     assert proc.returncode == 0, proc.stderr

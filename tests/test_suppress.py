@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from leaflint.suppress import parse
+from hang_guard import HANG_GUARD
 
 BODY = textwrap.dedent("""\
     import torch
@@ -29,7 +30,7 @@ BODY = textwrap.dedent("""\
 def run(*args, cwd=None, stdin=None):
     env = {k: v for k, v in os.environ.items() if k != "LEAFLINT_OUTPUT_FORMAT"}
     return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, input=stdin, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 def codes(proc) -> list[tuple[int, str]]:
@@ -164,7 +165,7 @@ def test_stdin_syntax_error_and_binary(tmp_path):
     assert proc.returncode == 1
     assert proc.stdout.startswith("broken.py:2:7: LL001 SyntaxError")
     binary = subprocess.run([sys.executable, "-m", "leaflint", "check", "-", "--stdin-filename", "b.py"],
-                            cwd=tmp_path, input=b"\x00\x01torch", capture_output=True, timeout=120)
+                            cwd=tmp_path, input=b"\x00\x01torch", capture_output=True, timeout=HANG_GUARD)
     assert binary.returncode == 1 and b"b.py:1:1: LL002" in binary.stdout
 
 
