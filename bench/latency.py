@@ -14,7 +14,9 @@ its first line of work):
 * ``leaflint check FILE`` warm: the cache primed (``--cache-dir`` in the temporary directory),
   the case of a pre-commit run on files that did not change since the last run;
 * ``leaflint check CLEAN`` cold: a file the prefilter skips (no torch word: CPython's parser
-  only, for syntax errors).
+  only, for syntax errors);
+* the parse floor: ``import libcst, click`` and ``libcst.parse_module`` of FILE, nothing else:
+  what any check of a changed FILE built on a full libcst parse pays at least.
 
 FILE is a generated PyTorch model-and-training file of about 2,000 lines (``--lines``):
 modules with forward methods, parameter initialisation, a training loop; written fresh for
@@ -144,6 +146,9 @@ def main() -> None:
     commands: dict[str, tuple[list[str], dict]] = {
         "python -c 'import libcst, click' (baseline)": ([python, "-c", "import libcst, click"], base_env),
         "python -c 'import click'": ([python, "-c", "import click"], base_env),
+        "python -c 'import libcst, click; libcst.parse_module(model.py)' (the parse floor)": (
+            [python, "-c", "import libcst, click, pathlib; libcst.parse_module(pathlib.Path('model.py').read_text())"],
+            base_env),
     }
     checkouts = [("this checkout", REPO)] + [(f"{Path(c).name} ({c})", Path(c).resolve()) for c in args.compare]
     for label, checkout in checkouts:
