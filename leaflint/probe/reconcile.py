@@ -414,4 +414,6 @@ def _ran_without_event(code: str) -> str:
         return "the line ran, but no module was assigned inside forward at this span"
     if fam == "LL4":
         return "the line ran, but no backward needed a tensor it modified (no saved tensor's version moved)"
-    return "the line ran, but no Parameter was replaced inside forward at this span"
+    if code == "LL301":
+        return "the line ran, but no Parameter was replaced inside forward at this span"
+    return "the line ran, but no event of this rule happened at this span"
