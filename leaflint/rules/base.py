@@ -62,7 +62,7 @@ class Rule:
     # The rule's fix: ``fix_builder(model, *subject)`` returns a ``Fix``, a ``LazyFix`` or None
     # (no fix at that place); ``check`` asks for it through ``self.fix(...)``, never by calling a
     # builder itself, so the registry knows every rule's fix. ``fix_applicability``: the
-    # applicabilities the builder attaches. None and (): the rule offers no fix. Both are checked
+    # applicabilities the builder attaches. Neither (None, ()): the rule offers no fix. Both are checked
     # against each other and against the fixes of the rule's examples (tests/test_rule_examples.py).
     fix_builder: ClassVar[Optional[Callable[..., object]]] = None
     fix_applicability: ClassVar[tuple[Applicability, ...]] = ()

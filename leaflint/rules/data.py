@@ -28,6 +28,7 @@ References:
 # What the probe records for a ``.data`` write (LL201, LL202): the write, and the backward it corrupts.
 DATA_WRITE_KINDS = (schema.DATA_SET, schema.DATA_INPLACE, schema.DATA_HARM)
 
+
 def copy_advice(text: str) -> str:
     return (f"use `with torch.no_grad(): {text}.copy_(value)`, which keeps autograd's version tracking "
             f"so misuse raises")
