@@ -10,6 +10,8 @@ The golden twins: every bad fixture that leaflint can fix has a twin
   asserts that it works (no error, the gradients flow, the update steps run).
 ``LEAFLINT_REGEN_TWINS=1 pytest tests/test_fixes.py -k twin_matches`` rewrites the code part of
 every twin from the current fixtures, keeping each twin's docstring and main block.
+A bad fixture that leaflint cannot fix has no twin and says why in its module docstring
+(``No automatic fix: <why>.``); the fixer must then leave it byte for byte alone.
 """
 
 from __future__ import annotations
@@ -43,40 +45,14 @@ MAIN = 'if __name__ == "__main__":'
 EXPECT = re.compile(r"\s*#\s*expect:\s*LL\d{3}(?:\s*,\s*LL\d{3})*\s*$")
 NOQA = re.compile(r"\s*#\s*noqa:\s*LL\d{3}(?:\s*,\s*LL\d{3})*\s*$")
 
-# Bad fixtures without a twin, and why: no finding in them has a sound automatic fix.
-NOT_FIXABLE = {
-    # .data writes in forward (dropout, masks, normalisation): the fix is to compute with the
-    # value functionally, which depends on the layer (LL201; LL202 has no fix in forward)
-    "ll2_bad_data_write_forward.py",
-    "ll2_bad_graph_value_into_data_forward.py",
-    # a parameter given a module's output through .data: compute with the value instead (LL201)
-    "ll2_bad_module_output_into_data.py",
-    # a helper's .data write on a graph value its caller passes: out of place, which depends on the
-    # helper's other callers (LL201)
-    "ll2_bad_data_write_graph_argument.py",
-    # forward returning .data: return the value itself, or .detach() if a stop-gradient is meant (LL203)
-    "ll2_bad_data_output_forward.py",
-    # a module rebuilt in forward: building it once in __init__ needs its size (LL302: no fix)
-    "ll3_bad_module_in_forward.py",
-    # modules built in forward and applied unregistered: moving them to __init__ needs their
-    # sizes, which forward reads from the input (LL302: advice, no fix)
-    "ll3_bad_module_unregistered.py",
-    # register_parameter given a plain tensor: wrapping it in nn.Parameter or registering a
-    # buffer instead depends on whether it should train (LL303 via register_parameter: advice)
-    "ll3_bad_register_plain_tensor.py",
-    # writes into the caller's tensors (arguments, views of them): no mechanical rewrite (LL402)
-    "ll4_bad_saved_input.py",
-    # writes inside loops: the fix is a list joined with torch.stack (LL402: advice, no fix)
-    "ll4_bad_loop_writes.py",
-    # an optimizer step between two backwards: reordering the GAN steps is advice (LL403: no fix)
-    "ll4_bad_optimizer_step.py",
-    # writes into a helper's argument: no_grad inside the helper would also cut the graph of
-    # callers that pass tensors needing one (LL1 through a call: no fix)
-    "ll1_bad_helper_writes_argument.py",
-    # a module's output written through .data before backward(): the fix is an out-of-place
-    # op in the graph (`fake = G(z).clamp(...)`), a change of meaning (LL201: no fix)
-    "ll2_bad_data_write_training.py",
-}
+# A bad fixture without a twin says why in its own module docstring: "No automatic fix: <why>."
+# (no finding in it has a sound automatic fix), so a new rule's fixtures need no entry here.
+NO_FIX = re.compile(r"No automatic fix: (.+?)\.(?:\s|$)", re.S)
+
+
+def no_fix_reason(path: Path) -> str | None:
+    match = NO_FIX.search(ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "")
+    return " ".join(match.group(1).split()) if match else None
 
 
 def bad_fixtures() -> list[Path]:
@@ -85,6 +61,9 @@ def bad_fixtures() -> list[Path]:
 
 def twin_of(path: Path) -> Path:
     return FIXED / f"{path.stem}_fixed.py"
+
+
+NOT_FIXABLE = {p.name for p in bad_fixtures() if no_fix_reason(p)}
 
 
 def fixable_fixtures() -> list[Path]:
@@ -143,11 +122,12 @@ def _with_noqa(text: str, findings: list[dict]) -> str:
 
 
 def test_fixable_and_not_fixable_are_the_bad_fixtures():
-    names = {p.name for p in bad_fixtures()}
-    assert NOT_FIXABLE <= names, "NOT_FIXABLE names a fixture that does not exist"
     for path in fixable_fixtures():
         assert twin_of(path).exists(), (f"{path.name} has no twin {twin_of(path).name}: write its docstring and main "
-                                        f"block, then fill its code (see the module docstring), or list it in NOT_FIXABLE")
+                                        f"block, then fill its code (see the module docstring), or say in the "
+                                        f"fixture's docstring why there is no fix (\"No automatic fix: <why>.\")")
+    for name in NOT_FIXABLE:
+        assert not twin_of(FIXTURES / name).exists(), f"{name} says it has no automatic fix, but has a twin"
     twins = {p.name for p in FIXED.glob("*_fixed.py")}
     assert twins == {twin_of(p).name for p in fixable_fixtures()}, "a twin without a bad fixture"
 

@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 import textwrap
+from importlib.metadata import entry_points
 
 import pytest
+from hang_guard import HANG_GUARD
 
 pytest.importorskip("torch")
 
@@ -44,19 +46,35 @@ print("program finished")
 """
 
 
+# The same module under pytest: the plugin runs the monitor inside the test session.
+ODD_TEST = ODD.replace('Odd()(torch.ones(2)).sum().backward()\nprint("program finished")\n',
+                       'def test_odd():\n    Odd()(torch.ones(2)).sum().backward()\n')
+
+
+def _plugin_args() -> list[str]:
+    names = {e.name for e in entry_points(group="pytest11")}
+    return [] if "leaflint" in names else ["-p", "leaflint.probe.pytest_plugin"]
+
+
 @pytest.fixture(scope="module")
 def odd_runs(tmp_path_factory):
-    """The probe over ODD, in text mode with --verbose and in JSON mode without (one run each)."""
+    """The probe over ODD, in text mode with --verbose and in JSON mode without, and the pytest
+    plugin over ODD_TEST with -v (one run each, started together)."""
     tmp = tmp_path_factory.mktemp("odd")
     (tmp / "odd.py").write_text(ODD)
+    (tmp / "test_odd.py").write_text(ODD_TEST)
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
-    procs = {}
-    for name, args in (("verbose", ["--verbose"]), ("json", ["--output-format", "json"])):
-        procs[name] = subprocess.Popen([sys.executable, "-m", "leaflint.probe.cli", "--select", "LL301", *args,
-                                        "odd.py"], cwd=tmp, env=env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True)
-    return {name: (proc, *proc.communicate(timeout=600)) for name, proc in procs.items()}
+    env.pop("PYTEST_ADDOPTS", None)
+    probe = [sys.executable, "-m", "leaflint.probe.cli", "--select", "LL301"]
+    commands = {"verbose": probe + ["--verbose", "odd.py"],
+                "json": probe + ["--output-format", "json", "odd.py"],
+                "plugin": [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", *_plugin_args(),
+                           "--leaflint-probe", "--leaflint-probe-select", "LL301", "test_odd.py"]}
+    procs = {name: subprocess.Popen(command, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+             for name, command in commands.items()}
+    return {name: (proc, *proc.communicate(timeout=HANG_GUARD)) for name, proc in procs.items()}
 
 
 def test_a_failing_hook_is_counted_and_shown_with_verbose(odd_runs):
@@ -72,6 +90,16 @@ def test_without_verbose_the_count_and_the_hint(odd_runs):
     assert "probe warning: the monitor failed 1 time (events may be missing); --verbose shows where" in err, err
     assert "named_modules is not for you" not in err
     json.loads(out)  # the report itself is unchanged in shape
+
+
+def test_the_pytest_plugin_counts_the_failures_and_shows_them_with_v(odd_runs):
+    proc, out, err = odd_runs["plugin"]
+    assert proc.returncode == 0 and "1 passed" in out, out + err  # the test ran on
+    assert "leaflint probe" in out, out
+    assert "probe warning: the monitor failed 1 time (events may be missing)" in out, out
+    assert "--verbose shows where" not in out
+    assert ("monitor error in Parameter registration hook (pid " in out
+            and "ValueError: named_modules is not for you" in out), out
 
 
 # ------------------------------------------------------------------ in process
@@ -112,3 +140,8 @@ def test_the_run_sums_processes_and_lists_the_messages():
     assert "  monitor error in b (pid 2): E: y" in loud and "  monitor error in a (pid 1): E: x" in loud
     clean = runner.RunResult(command=["python", "x.py"], returncode=0, events=[])
     assert not any("monitor failed" in line for line in report.run_summary(clean, verbose=True))
+    # the pytest plugin's summary: the same count from the events alone
+    assert runner.monitor_errors(events) == run.monitor_errors
+    assert report.monitor_error_lines(*runner.monitor_errors(events)) == [
+        "probe warning: the monitor failed 10 times (events may be missing); --verbose shows where"]
+    assert report.monitor_error_lines(*runner.monitor_errors([])) == []

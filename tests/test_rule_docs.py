@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 from leaflint.rules import CATALOG, REGISTRY
+from leaflint.rules.catalog import PROBE_KINDS, SUMMARY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +33,8 @@ def test_catalog_is_generated_from_the_registry():
     assert (ROOT / "leaflint" / "rules" / "catalog.py").read_text(encoding="utf-8") == tool.catalog_source(REGISTRY), \
         "leaflint/rules/catalog.py is stale: run python tools/gen_rule_docs.py"
     assert CATALOG == {code: (cls.name, cls.default) for code, cls in REGISTRY.items()}
+    assert PROBE_KINDS == {code: tuple(cls.probe_kinds) for code, cls in REGISTRY.items()}
+    assert SUMMARY == {code: cls.summary for code, cls in REGISTRY.items()}
 
 
 def test_check_mode_reports_a_stale_table(tmp_path, monkeypatch):

@@ -1,8 +1,9 @@
 """Each rule's examples, Fixit's way: a ``Valid`` example produces none of its findings; an
 ``Invalid`` one at least one, and applying the rule's fixes (unsafe ones included) to it gives
 exactly its ``fixed`` text (None: the rule offers no fix there). Each fix's applicability is one
-the rule declares, a rule that declares a fix shows it on an example, and every rule names the
-runtime event kinds that confirm it (leaflint/probe/kinds.py, from the registry)."""
+the rule declares, a rule that declares a fix shows it on an example and attaches it only through
+its declared ``fix_builder``, and every rule names the runtime event kinds that confirm it
+(``probe_kinds``, read by leaflint/probe/kinds.py)."""
 
 from __future__ import annotations
 
@@ -51,8 +52,36 @@ def test_rule_has_docs_examples_fixes_and_probe_kinds(code):
     for heading in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "References"):
         assert heading in cls.docs, f"{code} docs lack {heading!r}"
     shown = [example for example in cls.invalid if example.fixed is not None]
+    assert (cls.fix_builder is None) == (not cls.fix_applicability), \
+        f"{code}: a fix builder goes with the applicabilities it attaches (and none with none)"
     if cls.fix_applicability:
         assert shown, f"{code} declares a fix ({cls.fix_applicability}) but no INVALID example shows it"
     else:
         assert not shown, f"{code} declares no fix"
     assert kinds_by_code(REGISTRY).get(code), f"{code} has no probe event kinds: the probe would skip it"
+
+
+FIXABLE = sorted(code for code, cls in REGISTRY.items() if cls.fix_builder is not None)
+
+
+@pytest.mark.parametrize("code", FIXABLE)
+def test_fixes_come_from_the_declared_builder(code, monkeypatch):
+    """The registry knows each rule's fix: ``check`` asks the declared ``fix_builder`` (through
+    ``Rule.fix``) and calls no builder of its own, so a rule whose builder offers nothing
+    attaches no fix."""
+    cls = REGISTRY[code]
+    builder = cls.fix_builder
+    calls = []
+
+    def recording(model, *subject):
+        calls.append(subject)
+        return builder(model, *subject)
+
+    shown = [example.code for example in cls.invalid if example.fixed is not None]
+    monkeypatch.setattr(cls, "fix_builder", recording)
+    assert all(any(f.fix is not None for f in _findings(code, source)) for source in shown)
+    assert calls, f"{code} attached its fixes without its declared fix_builder"
+    monkeypatch.setattr(cls, "fix_builder", lambda model, *subject: None)
+    for source in shown:
+        assert all(f.fix is None for f in _findings(code, source)), \
+            f"{code} attached a fix that its declared fix_builder did not build"

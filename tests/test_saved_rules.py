@@ -24,7 +24,7 @@ def _rows(source: str, codes=LL4):
 
 def test_every_ll4_rule_declares_probe_kinds():
     # the examples and their expected fixes are checked for every rule by tests/test_rule_examples.py
-    assert LL4 == ["LL401", "LL402", "LL403"]
+    assert {"LL401", "LL402", "LL403"} <= set(LL4)  # the family's rules so far (a new one needs no edit here)
     for code in LL4:
         assert REGISTRY[code].probe_kinds == ("saved_write",)
 

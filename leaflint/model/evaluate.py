@@ -14,7 +14,7 @@ from leaflint.model import torchapi as api
 from leaflint.model.facts import ClassInfo
 from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.project import ProjectView
-from leaflint.model.syntax import is_true, kwarg, positional, view_index
+from leaflint.model.syntax import graph_operands, is_true, kwarg, positional, view_index
 from leaflint.model.values import (
     Attr, DataOf, Fresh, FrozenParameter, GroupItem, GroupList, ModuleInstance, ParamItem, ParamIter,
     PlainTensor, SelfRef, TensorList, Value, View, Arg, Item,
@@ -377,15 +377,5 @@ class Evaluator:
                     continue
                 if isinstance(n, cst.Subscript):
                     stack.append(n.value)
-            elif isinstance(n, cst.Call):
-                if isinstance(n.func, cst.Attribute):
-                    if n.func.attr.value in STOP_GRAPH_METHODS:
-                        continue
-                    stack.append(n.func.value)
-                stack.extend(a.value for a in n.args)
-            elif isinstance(n, cst.BinaryOperation):
-                stack.extend((n.left, n.right))
-            elif isinstance(n, cst.UnaryOperation):
-                stack.append(n.expression)
-            elif isinstance(n, cst.IfExp):
-                stack.extend((n.body, n.orelse))
+            else:
+                stack.extend(graph_operands(n, STOP_GRAPH_METHODS))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from leaflint.model import torchapi as api
+from leaflint.model.syntax import graph_operands
 from leaflint.model.values import Arg, Attr, ModuleInstance, SelfRef
 
 if TYPE_CHECKING:
@@ -64,18 +65,8 @@ def graph_roots(collector: "Collector", node: cst.BaseExpression, given: bool = 
                 stack.append(current.value)  # ``.T``; ``.data``, ``.grad``, ``.shape`` carry none of it
         elif isinstance(current, cst.Subscript):
             stack.append(current.value)
-        elif isinstance(current, cst.Call):
-            if calls_a_module(collector, current, given):
+        else:
+            if isinstance(current, cst.Call) and calls_a_module(collector, current, given):
                 found.add(MODULE)
-            if isinstance(current.func, cst.Attribute):
-                if current.func.attr.value in _STOP_METHODS:
-                    continue
-                stack.append(current.func.value)
-            stack.extend(arg.value for arg in current.args)
-        elif isinstance(current, cst.BinaryOperation):
-            stack.extend((current.left, current.right))
-        elif isinstance(current, cst.UnaryOperation):
-            stack.append(current.expression)
-        elif isinstance(current, cst.IfExp):
-            stack.extend((current.body, current.orelse))
+            stack.extend(graph_operands(current, _STOP_METHODS))
     return frozenset(found)

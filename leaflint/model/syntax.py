@@ -37,6 +37,28 @@ def positional(call: cst.Call, index: int) -> Optional[cst.BaseExpression]:
     return None
 
 
+def graph_operands(node: cst.CSTNode, stop_methods) -> list[cst.BaseExpression]:
+    """The operands a call or an operator computes its value from, in the order the graph walks
+    push them (``model.roots.graph_roots``, ``Evaluator.graph_sources``): a method call's
+    receiver then its arguments (none through a method in ``stop_methods``, ``x.detach()``), a
+    function call's arguments, both sides of a binary operation, a unary operation's operand,
+    both branches of a conditional expression. [] for anything else."""
+    if isinstance(node, cst.Call):
+        operands: list[cst.BaseExpression] = []
+        if isinstance(node.func, cst.Attribute):
+            if node.func.attr.value in stop_methods:
+                return []
+            operands.append(node.func.value)
+        return operands + [arg.value for arg in node.args]
+    if isinstance(node, cst.BinaryOperation):
+        return [node.left, node.right]
+    if isinstance(node, cst.UnaryOperation):
+        return [node.expression]
+    if isinstance(node, cst.IfExp):
+        return [node.body, node.orelse]
+    return []
+
+
 def names_in(node: cst.CSTNode) -> Iterator[str]:
     """Identifier-ish words in an expression (names and attribute names), shallowly."""
     stack = [node]

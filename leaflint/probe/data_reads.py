@@ -104,16 +104,6 @@ def handle_data_get(func, args, kwargs):
 _CONSUMERS_MAX = 4096
 
 
-def _tensors_in(values):
-    for v in values:
-        if isinstance(v, torch.Tensor):
-            yield v
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                if isinstance(x, torch.Tensor):
-                    yield x
-
-
 def follow_taint(args, kwargs, result) -> None:
     """An op took a value derived from a ``.data`` read in forward: an output in a graph
     records its node as a consumer of the read (a constant there: the parameter gets no
@@ -125,12 +115,12 @@ def follow_taint(args, kwargs, result) -> None:
             st.any_taint = False
             return
         read = None
-        for t in _tensors_in(args):
+        for t in describe.tensors_in(args):
             read = taint.get(t)
             if read is not None:
                 break
         if read is None and kwargs:
-            for t in _tensors_in(kwargs.values()):
+            for t in describe.tensors_in(kwargs.values()):
                 read = taint.get(t)
                 if read is not None:
                     break
@@ -165,30 +155,13 @@ def _graph_reads(args, kwargs) -> list:
     """(read, consumer node name) for each followed ``.data`` read whose consumer node is in
     the graph about to be backpropagated."""
     st = state.STATE
-    roots = []
-    for value in list(args[:1]) + [kwargs.get("tensors"), kwargs.get("outputs")]:
-        roots.extend(_tensors_in((value,)))
-    todo = [r.grad_fn for r in roots if r.grad_fn is not None]
     found = {}
-    seen = set()
-    count = 0
     consumers = st.consumers
     with torch._C.DisableTorchFunction():
-        while todo and count < 20000:
-            node = todo.pop()
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            count += 1
-            try:
-                read = consumers.get((node._sequence_nr(), type(node).__name__))
-            except AttributeError:  # a node type without a sequence number
-                read = None
+        for node, seq in describe.walk_graph(describe.backward_roots(args, kwargs)):
+            read = consumers.get((seq, type(node).__name__)) if seq is not None else None
             if read is not None and read["key"] not in found and read["key"] not in st.written:
                 found[read["key"]] = (read, type(node).__name__)
-            for nxt, _ in node.next_functions:
-                if nxt is not None:
-                    todo.append(nxt)
     return list(found.values())
 
 

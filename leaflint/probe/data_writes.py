@@ -93,10 +93,7 @@ def record_data_write(kind, op, target, written, value, frame, real, via, loc, g
         rec["why"] = reasons
     if value_graph is not None:
         rec["value_graph"] = value_graph
-    if via:
-        rec["via"] = via
-    if fwd:
-        rec["fwd"] = fwd
+    schema.put_present(rec, via=via, fwd=fwd)
     key = (kind, frame.f_code, frame.f_lasti, tuple(codes))
     state.emit(rec, key)
     # Is the written storage held by a graph that a later backward uses?
@@ -133,33 +130,17 @@ def check_pending(args, kwargs):
         pending = st.pending_writes
         st.pending_writes = []
     try:
-        roots = []
-        for value in list(args[:1]) + [kwargs.get("tensors"), kwargs.get("outputs")]:
-            if isinstance(value, torch.Tensor):
-                roots.append(value)
-            elif isinstance(value, (list, tuple)):
-                roots.extend(v for v in value if isinstance(v, torch.Tensor))
-        nodes = [r.grad_fn for r in roots if r.grad_fn is not None]
-        if not nodes:
+        roots = describe.backward_roots(args, kwargs)
+        if not any(r.grad_fn is not None for r in roots):
             return
         caller = sys._getframe(3)
         bframe, breal, _ = frames.find_user_frame(caller)
         bloc = frames.loc(bframe, breal) if bframe is not None else None
-        seen = set()
-        todo = list(nodes)
-        count = 0
         remaining = list(pending)
         with torch._C.DisableTorchFunction():
-            while todo and remaining and count < 20000:
-                node = todo.pop()
-                if node is None or id(node) in seen:
-                    continue
-                seen.add(id(node))
-                count += 1
-                try:
-                    seq = node._sequence_nr()
-                except AttributeError:  # a node type without a sequence number
-                    seq = None
+            for node, seq in describe.walk_graph(roots):
+                if not remaining:
+                    break
                 for attr in _saved_attrs(node):
                     try:
                         saved = getattr(node, attr)
@@ -174,9 +155,6 @@ def check_pending(args, kwargs):
                             if ptr in w["ptrs"] and (w["seq"] is None or seq is None or seq < w["seq"]):
                                 remaining.remove(w)
                                 _emit_harm(w, node, attr, bloc)
-                for nxt, _ in node.next_functions:
-                    if nxt is not None:
-                        todo.append(nxt)
     except Exception as exc:
         state.failed(".data harm check at backward", exc)
 

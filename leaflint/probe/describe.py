@@ -98,25 +98,52 @@ def storage_ptr(t) -> int | None:
         return None
 
 
-def graph_inputs(value, limit: int = 200) -> dict:
-    """grad_fn name of ``value`` and the names of the leaves that feed it."""
-    root = value.grad_fn
-    leaves = []
+def tensors_in(values):
+    """The tensors among ``values``, and inside those that are lists or tuples (one level)."""
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            yield v
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                if isinstance(x, torch.Tensor):
+                    yield x
+
+
+def backward_roots(args, kwargs) -> list:
+    """The tensors a ``Tensor.backward`` / ``torch.autograd.backward`` / ``grad`` call starts from."""
+    return list(tensors_in(list(args[:1]) + [kwargs.get("tensors"), kwargs.get("outputs")]))
+
+
+def walk_graph(roots, limit: int = 20000):
+    """(node, its sequence number or None) for each autograd node reachable from the ``grad_fn``
+    of ``roots``, each once, at most ``limit`` of them. Call it with torch functions disabled."""
+    todo = [r.grad_fn for r in roots if r.grad_fn is not None]
     seen = set()
-    todo = [root]
-    n = 0
-    while todo and n < limit:
+    count = 0
+    while todo and count < limit:
         node = todo.pop()
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
-        n += 1
-        var = getattr(node, "variable", None)
+        count += 1
+        try:
+            seq = node._sequence_nr()
+        except AttributeError:  # a node type without a sequence number
+            seq = None
+        yield node, seq
+        for nxt, _ in node.next_functions:
+            if nxt is not None:
+                todo.append(nxt)
+
+
+def graph_inputs(value, limit: int = 200) -> dict:
+    """grad_fn name of ``value`` and the names of the leaves that feed it."""
+    root = value.grad_fn
+    leaves = []
+    for node, _ in walk_graph((value,), limit):
+        var = getattr(node, "variable", None)  # an AccumulateGrad node: a leaf (no next functions)
         if var is not None:
             leaves.append(var)
-            continue
-        for nxt, _ in getattr(node, "next_functions", ()):
-            todo.append(nxt)
     names = []
     for leaf in leaves[:8]:
         names.append(tensor_name(leaf) or tensor_info(leaf).get("tensor"))

@@ -25,24 +25,28 @@ MONITOR_FILES = frozenset(os.path.join(_HERE, name + ".py") for name in MONITOR_
 
 def _span(frame) -> tuple[int, int, int, int]:
     """1-based (line, col, end_line, end_col) in characters of the frame's instruction."""
-    code = frame.f_code
-    positions = state.STATE.positions.get(code)
-    if positions is None:
-        positions = list(code.co_positions())
-        state.STATE.positions[code] = positions
-    idx = frame.f_lasti // 2
-    line = frame.f_lineno or 0
-    if 0 <= idx < len(positions):
-        ln, eln, col, ecol = positions[idx]
+    return code_span(frame.f_code, frame.f_lasti, frame.f_lineno or 0, state.STATE.positions)
+
+
+def code_span(code, lasti: int, lineno, positions: dict) -> tuple:
+    """1-based (line, col, end_line, end_col), columns in characters, of the instruction at
+    ``lasti`` in ``code`` (``lineno`` when it has no position); ``positions`` caches each code's
+    ``co_positions``."""
+    known = positions.get(code)
+    if known is None:
+        known = positions[code] = list(code.co_positions())
+    idx = lasti // 2
+    if 0 <= idx < len(known):
+        ln, eln, col, ecol = known[idx]
     else:
-        ln, eln, col, ecol = line, line, None, None
-    ln = ln or line
+        ln, eln, col, ecol = lineno, lineno, None, None
+    ln = ln or lineno
     eln = eln or ln
     filename = code.co_filename
-    return ln, _char_col(filename, ln, col, 1), eln, _char_col(filename, eln, ecol, None)
+    return ln, char_col(filename, ln, col, 1), eln, char_col(filename, eln, ecol, None)
 
 
-def _char_col(filename: str, line: int, byte_col: int | None, default: int | None) -> int | None:
+def char_col(filename: str, line: int, byte_col: int | None, default: int | None) -> int | None:
     """co_positions columns are 0-based UTF-8 byte offsets; return 1-based characters."""
     if byte_col is None:
         return default
@@ -80,12 +84,8 @@ def find_user_frame(frame, skip_codes=()):
 
 
 def _is_plumbing(filename: str, code) -> bool:
-    real = state.STATE.project._cache.get("__plumb__" + filename)
-    if real is None:
-        r = os.path.realpath(filename)
-        real = "y" if r == _OVERRIDES_FILE or r in MONITOR_FILES else "n"
-        state.STATE.project._cache["__plumb__" + filename] = real
-    return real == "y"
+    real = state.STATE.project.resolved(filename)
+    return real == _OVERRIDES_FILE or real in MONITOR_FILES
 
 
 def loc(frame, real: str) -> dict:

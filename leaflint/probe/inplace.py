@@ -168,11 +168,6 @@ def _record_inplace(func, tag, targets, alias, viol, grad_on, frame, real, via, 
     rec.update(describe.tensor_info(t))
     if err is not None:
         rec["err"] = f"RuntimeError: {err}"
-    if rerun:
-        rec["rerun"] = True
-    if via:
-        rec["via"] = via
-    if fwd:
-        rec["fwd"] = fwd
+    schema.put_present(rec, rerun=rerun, via=via, fwd=fwd)
     key = ("ev", frame.f_code, frame.f_lasti, code, cond)
     state.emit(rec, key)

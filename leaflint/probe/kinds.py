@@ -1,44 +1,23 @@
 """Which runtime event kinds can confirm or refute a finding of each code (no torch, no libcst).
 
-The LL4 rules declare their own kinds (``probe_kinds`` on the rule class, leaflint/rules/saved.py);
-the LL1-LL3 families are named here, in one place, so reconcile keeps no table of its own.
-``kinds_by_code`` merges both sources: a rule that declares ``probe_kinds`` wins over this table.
+Each rule declares its kinds on its class (``Rule.probe_kinds``, in its rule module); the
+generated ``leaflint/rules/catalog.py`` carries them as ``PROBE_KINDS``, so the probe reads
+them without importing the rule modules (and libcst). tests/test_rule_docs.py fails when the
+catalog disagrees with the classes, tests/test_probe_kinds.py when a rule declares no kinds.
 """
 
 from __future__ import annotations
 
-from leaflint.probe import schema
-
-_INPLACE = (schema.INPLACE,)
-_DATA_WRITE = (schema.DATA_SET, schema.DATA_INPLACE, schema.DATA_HARM)
-
-# Event kinds written by the monitor for the LL1-LL3 families.
-FAMILY_KINDS: dict[str, tuple[str, ...]] = {
-    "LL101": _INPLACE, "LL102": _INPLACE, "LL103": _INPLACE, "LL104": _INPLACE,
-    "LL105": _INPLACE, "LL106": _INPLACE,
-    "LL201": _DATA_WRITE,
-    "LL202": _DATA_WRITE,
-    "LL203": (schema.DATA_GET, schema.DATA_FLOW, schema.DATA_CUT),
-    "LL301": (schema.PARAM_SET, schema.OPT_STEP),
-    "LL302": (schema.MODULE_SET, schema.MODULE_BUILT),
-    "LL303": (schema.PARAM_ASSIGN,),
-}
+from typing import Mapping, Optional
 
 
-def kinds_by_code(registry=None) -> dict[str, set[str]]:
-    """Code -> event kinds, from the rule classes' ``probe_kinds`` and FAMILY_KINDS.
-
-    ``registry`` defaults to leaflint.rules.REGISTRY; when libcst is missing (a torch-only
-    environment) the registry can't load and FAMILY_KINDS alone stands.
-    """
+def kinds_by_code(registry: Optional[Mapping[str, type]] = None) -> dict[str, set[str]]:
+    """Code -> event kinds: from the rule classes of ``registry`` when given, else from the
+    generated catalog (the same declarations). A rule that declares no kinds is left out."""
     if registry is None:
-        try:
-            from leaflint.rules import REGISTRY as registry
-        except ImportError:  # expected without libcst: the rules need it, the probe does not
-            registry = {}
-    table = {code: set(kinds) for code, kinds in FAMILY_KINDS.items()}
-    for code, cls in registry.items():
-        kinds = getattr(cls, "probe_kinds", None)
-        if kinds:
-            table[code] = set(kinds)
-    return table
+        from leaflint.rules.catalog import PROBE_KINDS
+
+        declared = PROBE_KINDS
+    else:
+        declared = {code: getattr(cls, "probe_kinds", ()) for code, cls in registry.items()}
+    return {code: set(kinds) for code, kinds in declared.items() if kinds}

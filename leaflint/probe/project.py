@@ -27,6 +27,15 @@ class Project:
         self._root_sep = self.root.rstrip(os.sep) + os.sep
         self._prefixes = [p for p in _prefixes() if not self._root_sep.startswith(p)]
         self._cache: dict[str, str | None] = {}
+        self._resolved: dict[str, str] = {}
+
+    def resolved(self, filename: str) -> str:
+        """``os.path.realpath(filename)`` of any file, project or not (cached)."""
+        try:
+            return self._resolved[filename]
+        except KeyError:
+            real = self._resolved[filename] = os.path.realpath(filename)
+            return real
 
     def realpath(self, filename: str) -> str | None:
         """The realpath of ``filename`` when it is a project file, else None (cached)."""

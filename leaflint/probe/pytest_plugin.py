@@ -3,14 +3,16 @@
 Registered through the ``pytest11`` entry point. Inert unless ``--leaflint-probe`` is given:
 importing this module imports neither torch nor the static engine. Events are tagged with
 the running test's id; at the end the same report as ``leaflint probe`` is printed in the
-terminal summary (and written as JSON with ``--leaflint-probe-output FILE``). The test
-session's own exit status is not changed.
+terminal summary (and written as JSON with ``--leaflint-probe-output FILE``), with the count of
+the monitor's own failures, and where they happened with pytest's ``-v``. The test session's
+own exit status is not changed.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 
@@ -54,9 +56,12 @@ class _ProbeSession:
         bootstrap.activate(self.dir, self.root, keep_going=keep_going, targets_file=targets_file)
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
-        from leaflint.probe import reconcile, report, schema
+        from leaflint.probe import reconcile, report, runner, schema
         from leaflint.probe.events import read_coverage, read_events
 
+        monitor_state = sys.modules.get("leaflint.probe.state")  # never imports torch here
+        if monitor_state is not None:  # the monitor runs in this process: record its failures so far
+            monitor_state.write_failure_total()
         events = read_events(self.dir)
         coverage = read_coverage(self.dir)
         cwd = os.getcwd()
@@ -66,6 +71,9 @@ class _ProbeSession:
         terminalreporter.write_line(
             f"torch.compile disabled for subprocesses (TORCH_COMPILE_DISABLE=1); "
             f"{len(procs)} process{'es' if len(procs) != 1 else ''} with torch monitored")
+        verbose = (config.getoption("verbose", default=0) or 0) > 0
+        for line in report.monitor_error_lines(*runner.monitor_errors(events), verbose=verbose):
+            terminalreporter.write_line(line)
         for line in report.render_text(result).rstrip("\n").splitlines():
             terminalreporter.write_line(line)
         out = self.config.getoption("leaflint_probe_output")

@@ -21,43 +21,20 @@ from typing import Iterable, Optional
 from leaflint.findings import Finding, Position
 from leaflint.probe import schema
 from leaflint.probe.kinds import kinds_by_code
+from leaflint.rules.catalog import CATALOG, SUMMARY
 
 CONFIRMED, REFUTED, NOT_REACHED, MISSED = "confirmed", "refuted", "not-reached", "missed"
 
-# Which event kinds can confirm or refute a finding of each code: the rules' own
-# ``probe_kinds`` and the LL1-LL3 table in leaflint/probe/kinds.py.
+# Which event kinds can confirm or refute a finding of each code: each rule's ``probe_kinds``
+# (through the generated catalog, leaflint/probe/kinds.py).
 KINDS = kinds_by_code()
-
-_FALLBACK_NAMES = {
-    "LL101": ("inplace-method-on-leaf", "In-place method on a leaf tensor that requires grad"),
-    "LL102": ("augmented-assignment-on-leaf", "Augmented assignment to a leaf tensor that requires grad"),
-    "LL103": ("item-assignment-on-leaf", "Item assignment into a leaf tensor that requires grad"),
-    "LL104": ("out-argument-is-leaf", "`out=` is a leaf tensor that requires grad"),
-    "LL105": ("inplace-functional-on-leaf", "`inplace=True` applied to a leaf tensor that requires grad"),
-    "LL106": ("foreach-inplace-on-leaves", "In-place `_foreach_*_` over leaf tensors that require grad"),
-    "LL201": ("data-write-in-graph-context", "`.data` write where autograd's graph depends on it"),
-    "LL202": ("data-write-outside-no-grad", "`.data` write with grad mode on"),
-    "LL203": ("data-read-in-forward", "A parameter's `.data` read inside forward"),
-    "LL301": ("parameter-replaced-in-forward", "Parameter replaced inside forward"),
-    "LL302": ("module-created-in-forward", "Module with parameters created inside forward"),
-    "LL303": ("tensor-assigned-to-parameter", "Plain tensor assigned over a Parameter"),
-}
 
 
 def rule_meta(code: str) -> tuple[str, str]:
-    """(name, message) of a rule, from the registry when it loads, else a built-in table."""
-    try:
-        from leaflint.rules import REGISTRY
-
-        cls = REGISTRY.get(code)
-        if cls is not None:
-            summary = getattr(cls, "summary", None)
-            if not isinstance(summary, str):
-                summary = _FALLBACK_NAMES.get(code, ("", code))[1]
-            return cls.name, summary
-    except ImportError:  # expected without libcst: the rules need it, the probe does not
-        pass
-    return _FALLBACK_NAMES.get(code, (code.lower(), code))
+    """(name, summary) of a rule, from the generated catalog (no rule module, no libcst)."""
+    if code in CATALOG:
+        return CATALOG[code][0], SUMMARY[code]
+    return code.lower(), code
 
 
 @dataclass
@@ -437,4 +414,6 @@ def _ran_without_event(code: str) -> str:
         return "the line ran, but no module was assigned inside forward at this span"
     if fam == "LL4":
         return "the line ran, but no backward needed a tensor it modified (no saved tensor's version moved)"
-    return "the line ran, but no Parameter was replaced inside forward at this span"
+    if code == "LL301":
+        return "the line ran, but no Parameter was replaced inside forward at this span"
+    return "the line ran, but no event of this rule happened at this span"

@@ -40,7 +40,7 @@ def _hook_user_frame():
     while f is not None:
         fn = os.path.realpath(f.f_code.co_filename)
         if (fn in (_MODULE_FILE, _PARAMETER_FILE) or fn in frames.MONITOR_FILES) and f.f_code.co_name in _MODULE_SKIP_NAMES | {
-            "_hook_user_frame", "_param_hook", "_module_hook", "_setattr_wrapper", "_register_wrapper"
+            "_hook_user_frame", "_param_hook", "_module_hook", "_setattr_wrapper", "_register_wrapper", "_record_or_count"
         }:
             skip.add(f.f_code)
             f = f.f_back
@@ -84,14 +84,7 @@ def _param_hook(module, name, param):
                    "codes": ["LL301"] if harm else [], "param": f"{type(module).__name__}.{name}",
                    "path": _module_path(module), "replaced": replaced, "trainable": trainable}
             rec.update(loc)
-            fwd = describe.forward_stack()
-            if fwd:
-                rec["fwd"] = fwd
-            origin = st.param_origin.get(param) if isinstance(param, torch.Tensor) else None
-            if origin:
-                rec["value_graph"] = origin
-            if via:
-                rec["via"] = via
+            schema.put_present(rec, fwd=describe.forward_stack(), value_graph=origin_graph, via=via)
             state.emit(rec, key)
     except Exception as exc:
         state.failed("Parameter registration hook", exc)
@@ -138,8 +131,7 @@ def _module_hook(module, name, submodule):
                    "module_type": type(submodule).__name__, "params": params[:6]}
             rec.update(frames.loc(frame, real))
             rec["fwd"] = describe.forward_stack()
-            if via:
-                rec["via"] = via
+            schema.put_present(rec, via=via)
             state.emit(rec, key)
     except Exception as exc:
         state.failed("module registration hook", exc)
@@ -241,18 +233,12 @@ def _patch_setattr():
             params = self.__dict__.get("_parameters")
             if params is not None and name in params:
                 result = orig(self, name, value)
-                try:
-                    _record_param_assign(self, name, value, None)
-                except Exception as exc:
-                    state.failed("Parameter assignment", exc)
+                _record_or_count(self, name, value, None, "Parameter assignment")
                 return result
             return orig(self, name, value)
         except TypeError as exc:
             if "as parameter" in str(exc):
-                try:
-                    _record_param_assign(self, name, value, str(exc))
-                except Exception as failure:
-                    state.failed("Parameter assignment", failure)
+                _record_or_count(self, name, value, str(exc), "Parameter assignment")
             raise
 
     _setattr_wrapper.__wrapped__ = orig
@@ -264,14 +250,20 @@ def _patch_setattr():
             return orig_register(self, name, param)
         except TypeError as exc:  # a plain tensor given to register_parameter (LL303)
             if "to parameter" in str(exc):
-                try:
-                    _record_param_assign(self, name, param, str(exc))
-                except Exception as failure:
-                    state.failed("register_parameter", failure)
+                _record_or_count(self, name, param, str(exc), "register_parameter")
             raise
 
     _register_wrapper.__wrapped__ = orig_register
     nn.Module.register_parameter = _register_wrapper
+
+
+def _record_or_count(module, name, value, err, where: str) -> None:
+    """``_record_param_assign``; a failure there is counted as the monitor's (never raised into
+    the user's assignment)."""
+    try:
+        _record_param_assign(module, name, value, err)
+    except Exception as exc:
+        state.failed(where, exc)
 
 
 def _record_param_assign(module, name, value, err):
@@ -293,11 +285,7 @@ def _record_param_assign(module, name, value, err):
             rec["handled"] = handled
         rec.update(frames.loc(frame, real))
         rec.update({"tensor": describe.tensor_info(value).get("tensor")})
-        fwd = describe.forward_stack()
-        if fwd:
-            rec["fwd"] = fwd
-        if via:
-            rec["via"] = via
+        schema.put_present(rec, fwd=describe.forward_stack(), via=via)
         state.emit(rec, key)
 
 

@@ -22,13 +22,20 @@ def run_summary(run, verbose: bool = False) -> list[str]:
         f"events from {len(pids)} process{'es' if len(pids) != 1 else ''}{extra}")
     for err in run.probe_errors[:5]:
         lines.append(f"probe warning: {err.get('what')}")
-    count, messages = run.monitor_errors
-    if count:
-        lines.append(f"probe warning: the monitor failed {count} time{'s' if count != 1 else ''} "
-                     f"(events may be missing){'' if verbose else '; --verbose shows where'}")
-        if verbose:
-            for rec in messages:
-                lines.append(f"  monitor error in {rec.get('where')} (pid {rec.get('pid')}): {rec.get('error')}")
+    lines.extend(monitor_error_lines(*run.monitor_errors, verbose=verbose))
+    return lines
+
+
+def monitor_error_lines(count: int, messages: list[dict], verbose: bool = False) -> list[str]:
+    """How many times the monitor failed (``runner.monitor_errors``), and where with ``verbose``
+    (``leaflint probe --verbose``, ``pytest --leaflint-probe -v``). None when it never failed."""
+    if not count:
+        return []
+    lines = [f"probe warning: the monitor failed {count} time{'s' if count != 1 else ''} "
+             f"(events may be missing){'' if verbose else '; --verbose shows where'}"]
+    if verbose:
+        for rec in messages:
+            lines.append(f"  monitor error in {rec.get('where')} (pid {rec.get('pid')}): {rec.get('error')}")
     return lines
 
 

@@ -63,16 +63,8 @@ class RunResult:
 
     @property
     def monitor_errors(self) -> tuple[int, list[dict]]:
-        """(how many times a part of the monitor failed, summed over processes; the records
-        that carry a message). Events may be missing where it failed."""
-        total: dict = {}
-        messages = []
-        for e in self.events:
-            if e.get("k") == schema.MONITOR_ERROR:
-                total[e.get("pid")] = max(total.get(e.get("pid"), 0), e.get("n") or 0)
-                if e.get("error"):
-                    messages.append(e)
-        return sum(total.values()), messages
+        """``monitor_errors`` of the run's events."""
+        return monitor_errors(self.events)
 
     @property
     def not_started(self) -> str | None:
@@ -128,6 +120,19 @@ class RunResult:
             where = f" at {rec['where']}" if rec.get("where") else ""
             text += f" (uncaught {rec['exception'].splitlines()[0][:300]}{where})"
         return text
+
+
+def monitor_errors(events: list[dict]) -> tuple[int, list[dict]]:
+    """(how many times a part of the monitor failed, summed over processes; the records that
+    carry a message). Events may be missing where it failed."""
+    total: dict = {}
+    messages = []
+    for e in events:
+        if e.get("k") == schema.MONITOR_ERROR:
+            total[e.get("pid")] = max(total.get(e.get("pid"), 0), e.get("n") or 0)
+            if e.get("error"):
+                messages.append(e)
+    return sum(total.values()), messages
 
 
 def _signal_name(num: int) -> str:

@@ -30,7 +30,6 @@ optimizer step); the location is the write's; ``save_at``, ``backward_at``, ``sa
 from __future__ import annotations
 
 import collections
-import linecache
 import os
 import re
 import sys
@@ -235,12 +234,7 @@ class SavedTracker:
         if silent:
             record["codes"] = ["LL201"]
         record.update(loc)
-        if save_at:
-            record["save_at"] = save_at
-        if backward_at:
-            record["backward_at"] = backward_at
-        if via:
-            record["via"] = via
+        schema.put_present(record, save_at=save_at, backward_at=backward_at, via=via)
         self.emit(record)
 
     # ------------------------------------------------------------------ locations and names
@@ -272,14 +266,8 @@ class SavedTracker:
         return None, via
 
     def _loc(self, code, lasti: int, lineno: int, real: str) -> dict:
-        positions = self.positions.get(code)
-        if positions is None:
-            positions = self.positions[code] = list(code.co_positions())
-        index = lasti // 2
-        line, end_line, col, end_col = positions[index] if 0 <= index < len(positions) else (lineno, lineno, None, None)
-        line = line or lineno
-        return {"file": real, "line": line, "col": _char_col(code.co_filename, line, col, 1),
-                "eline": end_line or line, "ecol": _char_col(code.co_filename, end_line or line, end_col, None)}
+        line, col, end_line, end_col = frames.code_span(code, lasti, lineno, self.positions)
+        return {"file": real, "line": line, "col": col, "eline": end_line, "ecol": end_col}
 
     def name_of(self, key, frame) -> Optional[str]:
         """``D.2.weight``: the variable holding a module (or optimizer) whose parameter has this storage."""
@@ -381,16 +369,6 @@ def _plumbing(filename: str) -> bool:
 def _short(filename: str) -> str:
     marker = os.sep + "site-packages" + os.sep
     return filename.split(marker, 1)[1] if marker in filename else os.path.basename(filename)
-
-
-def _char_col(filename: str, line: int, byte_col, default):
-    """co_positions columns are 0-based UTF-8 byte offsets; return 1-based characters."""
-    if byte_col is None:
-        return default
-    text = linecache.getline(filename, line)
-    if not text:
-        return byte_col + 1
-    return len(text.encode("utf-8")[:byte_col].decode("utf-8", "replace")) + 1
 
 
 _DTYPES = {"Float": "torch.float32", "Double": "torch.float64", "Half": "torch.float16",

@@ -236,6 +236,14 @@ KINDS: dict[str, type] = {
 }
 
 
+def put_present(record: dict, **fields) -> None:
+    """Set on ``record`` each of the optional ``fields`` that has a value (not None, not empty),
+    in the order given: ``put_present(rec, via=via, fwd=fwd)``."""
+    for name, value in fields.items():
+        if value:
+            record[name] = value
+
+
 # ---------------------------------------------------------------------------------------
 # checking a record against its declaration
 

@@ -20,10 +20,16 @@ DEFAULT_CODES = tuple(sorted(code for code, (_, default) in CATALOG.items() if d
 
 
 def __getattr__(name: str):
-    """``REGISTRY``, ``Rule`` and ``Report``: the rule modules, imported on first use."""
+    """``REGISTRY``, ``Rule`` and ``Report``: every module of this package imported on first use
+    (each rule module registers its rules with ``@register``; a new module needs no entry here)."""
     if name in ("REGISTRY", "Rule", "Report"):
-        from leaflint.rules import base, data, forward, inplace, saved  # noqa: F401  (registration)
+        import importlib
+        import pkgutil
 
+        from leaflint.rules import base
+
+        for module in sorted(info.name for info in pkgutil.iter_modules(__path__)):
+            importlib.import_module(f"{__name__}.{module}")
         return getattr(base, name)
     raise AttributeError(f"module 'leaflint.rules' has no attribute {name!r}")
 

@@ -9,7 +9,7 @@ by a single traversal of the file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Iterable, Optional
+from typing import Callable, ClassVar, Iterable, Optional
 
 import libcst as cst
 
@@ -59,13 +59,25 @@ class Rule:
     docs: ClassVar[str]
     valid: ClassVar[list[Valid]] = []
     invalid: ClassVar[list[Invalid]] = []
-    # The applicabilities of the fixes this rule attaches (its builder, in leaflint.fix or the
-    # rule's module, is called in ``check``); empty: the rule has no fix. Checked against the
-    # fixes of its examples by tests/test_rule_examples.py.
+    # The rule's fix: ``fix_builder(model, *subject)`` returns a ``Fix``, a ``LazyFix`` or None
+    # (no fix at that place); ``check`` asks for it through ``self.fix(...)``, never by calling a
+    # builder itself, so the registry knows every rule's fix. ``fix_applicability``: the
+    # applicabilities the builder attaches. Neither (None, ()): the rule offers no fix. Both are checked
+    # against each other and against the fixes of the rule's examples (tests/test_rule_examples.py).
+    fix_builder: ClassVar[Optional[Callable[..., object]]] = None
     fix_applicability: ClassVar[tuple[Applicability, ...]] = ()
+    # The runtime event kinds (``leaflint.probe.schema``) that confirm or refute a finding of this
+    # rule; reconcile reads them (through the generated leaflint/rules/catalog.py). Empty: the
+    # probe would skip the rule, and tests/test_probe_kinds.py fails.
+    probe_kinds: ClassVar[tuple[str, ...]] = ()
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
         raise NotImplementedError
+
+    def fix(self, model: SemanticModel, *subject) -> Optional[object]:
+        """The declared ``fix_builder`` applied to ``subject`` (None when the rule has none)."""
+        builder = type(self).fix_builder
+        return None if builder is None else builder(model, *subject)
 
     @classmethod
     def document(cls) -> str:

@@ -13,6 +13,7 @@ from leaflint.model.semantic import DataWrite, Grad
 from leaflint.model.torchapi import nn_init_name
 from leaflint.blocks import loop_of_writes, move_after_backward
 from leaflint.fix.data import build_data_read_fix, build_data_write_fix, build_move_after_backward_fix
+from leaflint.probe import schema
 from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, register, short
 
 _REFERENCES = """
@@ -23,6 +24,10 @@ References:
   https://pytorch.org/docs/stable/notes/autograd.html#in-place-correctness-checks
 - torch.Tensor.copy_: https://pytorch.org/docs/stable/generated/torch.Tensor.copy_.html
 """
+
+# What the probe records for a ``.data`` write (LL201, LL202): the write, and the backward it corrupts.
+DATA_WRITE_KINDS = (schema.DATA_SET, schema.DATA_INPLACE, schema.DATA_HARM)
+
 
 def copy_advice(text: str) -> str:
     return (f"use `with torch.no_grad(): {text}.copy_(value)`, which keeps autograd's version tracking "
@@ -113,7 +118,9 @@ def graph_advice(model: SemanticModel, write: DataWrite, found: Harm, plan) -> s
 class DataWriteInGraphContext(Rule):
     code = "LL201"
     name = "data-write-in-graph-context"
+    fix_builder = build_move_after_backward_fix  # (model, write, plan): when a move plan exists
     fix_applicability = (Applicability.UNSAFE,)
+    probe_kinds = DATA_WRITE_KINDS
     summary = "A `.data` write where autograd is using the tensor: in forward, before backward(), or discarding a graph."
     docs = f"""
 ## What it does
@@ -192,7 +199,7 @@ on a tensor that requires grad, outside no_grad.
                 continue
             plan = move_plan(model, write) if found.kind == "before-backward" else None
             yield Report(write.node, f"`{_write_text(model, write, 24)}` written {found.why}",
-                         fix=build_move_after_backward_fix(model, write, plan) if plan is not None else None,
+                         fix=self.fix(model, write, plan) if plan is not None else None,
                          detail=f"`{_write_text(model, write)}` is written behind autograd's back {found.reason}; "
                                 f"{graph_advice(model, write, found, plan)}")
 
@@ -201,7 +208,9 @@ on a tensor that requires grad, outside no_grad.
 class DataWriteOutsideNoGrad(Rule):
     code = "LL202"
     name = "data-write-outside-no-grad"
+    fix_builder = build_data_write_fix
     fix_applicability = (Applicability.UNSAFE,)
+    probe_kinds = DATA_WRITE_KINDS
     summary = "Any `.data` write on a tensor that requires grad, outside no_grad (opt-in)."
     default = False
     docs = f"""
@@ -248,7 +257,7 @@ with torch.no_grad():
             if model.grad_at(write.ctx) is not Grad.ON or model.leaf(write.target) is None:
                 continue
             yield Report(write.node, f"`{_write_text(model, write, 32)}` written outside no_grad: bypasses autograd's "
-                                     f"version counter", fix=build_data_write_fix(model, write),
+                                     f"version counter", fix=self.fix(model, write),
                          detail=f"`{_write_text(model, write)}` writes a tensor that requires grad outside no_grad, "
                                 f"bypassing autograd's version counter; {write_advice(model, write)}")
 
@@ -288,7 +297,9 @@ def computes_output(read) -> bool:
 class DataReadInForward(Rule):
     code = "LL203"
     name = "data-read-in-forward"
+    fix_builder = build_data_read_fix
     fix_applicability = (Applicability.UNSAFE,)
+    probe_kinds = (schema.DATA_GET, schema.DATA_FLOW, schema.DATA_CUT)
     summary = "A `.data` read inside forward that cuts the graph: a parameter's, used to compute the output, or the whole output's."
     docs = f"""
 ## What it does
@@ -357,7 +368,7 @@ If blocking the gradient is intended, say so with `self.weight.detach()`.
             text = model.text(read.node.value)
             yield Report(read.node, f"`{short(text, 32)}.data` read in forward: no gradient reaches "
                                     f"`{short(text, 32)}` through this use",
-                         fix=build_data_read_fix(model, read),
+                         fix=self.fix(model, read),
                          detail=f"`{text}.data` in forward reads the parameter outside autograd: `{text}` gets no "
                                 f"gradient from this use and silently never trains through it; use `{text}` "
                                 f"(or `{text}.detach()` if a stop-gradient is intended)")

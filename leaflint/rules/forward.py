@@ -12,6 +12,7 @@ from leaflint.model.evaluate import unknown_root
 from leaflint.model.syntax import names_in
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
 from leaflint.fix.forward import build_param_replaced_fix, build_tensor_to_param_fix
+from leaflint.probe import schema
 from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, register, short
 
 _REFERENCES = """
@@ -79,6 +80,8 @@ def _replacement_messages(model: SemanticModel, assign: AttrAssign, target: str)
 class ParameterReplacedInForward(Rule):
     code = "LL301"
     name = "parameter-replaced-in-forward"
+    probe_kinds = (schema.PARAM_SET, schema.OPT_STEP)
+    fix_builder = build_param_replaced_fix
     fix_applicability = (Applicability.UNSAFE,)
     summary = "A new `nn.Parameter` assigned to a module attribute inside forward."
     docs = f"""
@@ -137,13 +140,14 @@ or `torch.nn.utils.parametrize.register_parametrization(self.linear, "weight", S
                 continue  # the slot is made non-trainable (`requires_grad = False`) in the class
             target = _target_text(model, assign)
             concise, detail = _replacement_messages(model, assign, target)
-            yield Report(assign.node, concise, fix=build_param_replaced_fix(model, assign), detail=detail)
+            yield Report(assign.node, concise, fix=self.fix(model, assign), detail=detail)
 
 
 @register
 class ModuleCreatedInForward(Rule):
     code = "LL302"
     name = "module-created-in-forward"
+    probe_kinds = (schema.MODULE_SET, schema.MODULE_BUILT)
     summary = "A parameter-owning module built inside forward: assigned to `self`, or applied unregistered."
     docs = f"""
 ## What it does
@@ -239,6 +243,8 @@ def _plain_tensor(value, in_forward: bool) -> bool:
 class TensorAssignedToParameter(Rule):
     code = "LL303"
     name = "tensor-assigned-to-parameter"
+    probe_kinds = (schema.PARAM_ASSIGN,)
+    fix_builder = build_tensor_to_param_fix
     fix_applicability = (Applicability.UNSAFE,)
     summary = "A plain tensor assigned over a registered `nn.Parameter` attribute."
     docs = f"""
@@ -293,7 +299,7 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
             target = _target_text(model, assign)
             yield Report(assign.node, (
                 f"`{short(target, 32)}` is an nn.Parameter and is assigned a plain tensor: nn.Module raises TypeError"),
-                fix=build_tensor_to_param_fix(model, assign), detail=(
+                fix=self.fix(model, assign), detail=(
                 f"`{target}` is a registered nn.Parameter and is assigned a plain tensor: nn.Module raises "
                 f"\"TypeError: cannot assign ... as parameter '{assign.attr}' (torch.nn.Parameter or None expected)\"; "
                 f"wrap the value in `nn.Parameter(...)` (outside forward) or update in place with "

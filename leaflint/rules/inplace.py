@@ -9,6 +9,7 @@ from leaflint.model.semantic import Grad, InplaceSite
 from leaflint.model.torchapi import nn_init_name
 from leaflint.fix.inplace import build_inplace_fix
 from leaflint.fix.wrap import write_loop
+from leaflint.probe import schema
 from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, register, short
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation"
@@ -68,7 +69,9 @@ class InplaceRule(Rule):
     """Shared check: the site's kind matches, the target is a leaf, grad mode is on."""
 
     kinds: ClassVar[tuple[str, ...]]
-    fix_applicability = (Applicability.SAFE, Applicability.UNSAFE)  # build_inplace_fix
+    fix_builder = build_inplace_fix
+    fix_applicability = (Applicability.SAFE, Applicability.UNSAFE)
+    probe_kinds = (schema.INPLACE,)
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
         for site in model.inplace:
@@ -79,7 +82,7 @@ class InplaceRule(Rule):
                 continue
             # a write into a helper's argument: no automatic fix (no_grad around the write would
             # also cut the graph where the helper is called with tensors that need one)
-            fix = build_inplace_fix(model, site, leaf) if site.via_call is None else None
+            fix = self.fix(model, site, leaf) if site.via_call is None else None
             yield Report(site.node, self.concise(model, site), fix=fix, detail=self.message(model, site, leaf.view),
                          at=site.foreign)
 

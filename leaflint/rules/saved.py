@@ -9,7 +9,7 @@ write inside ``forward`` of a module on a value that reaches the returned output
 
 from __future__ import annotations
 
-from typing import ClassVar, Iterable, Optional
+from typing import Iterable, Optional
 
 import libcst as cst
 
@@ -18,6 +18,7 @@ from leaflint.fix.context import FixContext, LazyFix
 from leaflint.model import SemanticModel
 from leaflint.model.saved import Hit, hits_for, load_table
 from leaflint.model.values import SelfRef
+from leaflint.probe import schema
 from leaflint.rules.base import Invalid, Report, Rule, Valid, register, short
 
 ERROR = "one of the variables needed for gradient computation has been modified by an inplace operation"
@@ -179,8 +180,9 @@ def _drop_inplace(model: SemanticModel, call: cst.Call) -> Optional[LazyFix]:
 class SavedRule(Rule):
     """Shared check: the hits of one kind, each with its message and fix."""
 
-    probe_kinds: ClassVar[tuple[str, ...]] = ("saved_write",)
-    fix_applicability = (Applicability.UNSAFE,)  # build_saved_fix
+    probe_kinds = (schema.SAVED_WRITE,)
+    fix_builder = build_saved_fix
+    fix_applicability = (Applicability.UNSAFE,)
     # On by default since round three: the rules need a tensor (not a dict or list slot), a
     # save that happens for requires-grad facts the model knows, and a backward over the saving
     # graph (in the function, or the output of a module's forward); tuning-half precision in
@@ -193,7 +195,7 @@ class SavedRule(Rule):
     def check(self, model: SemanticModel) -> Iterable[Report]:
         for hit in hits_for(model):
             if self.wants(hit):
-                yield Report(hit.write.node, self.concise(model, hit), fix=build_saved_fix(model, hit),
+                yield Report(hit.write.node, self.concise(model, hit), fix=self.fix(model, hit),
                              detail=self.message(model, hit))
 
     def concise(self, model: SemanticModel, hit: Hit) -> str:
@@ -342,7 +344,8 @@ or `clone()` the tensor before the write.
 class OptimizerStepBetweenBackwards(SavedRule):
     code = "LL403"
     name = "optimizer-step-between-backwards"
-    fix_applicability = ()  # which update to move is the user's call: advice only
+    fix_builder = None  # which update to move is the user's call: advice only
+    fix_applicability = ()
 
     def concise(self, model: SemanticModel, hit: Hit) -> str:
         return (f"`{short(hit.write.detail, 16)}` updates parameters that `{short(model.text(hit.save.node), 20)}` "
