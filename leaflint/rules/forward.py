@@ -133,6 +133,8 @@ or `torch.nn.utils.parametrize.register_parametrization(self.linear, "weight", S
                 continue
             if not self_rooted(assign.owner) or lazily_guarded(assign) or model.created_once(assign):
                 continue
+            if model.optimizer_built_after(assign):
+                continue  # the new Parameter is handed to an optimizer built right after: it trains
             if model.leaf(Attr(assign.owner, assign.attr)) is None and model.is_parameter_slot(assign.owner, assign.attr):
                 continue  # the slot is made non-trainable (`requires_grad = False`) in the class
             target = _target_text(model, assign)
