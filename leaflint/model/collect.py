@@ -74,6 +74,7 @@ class Collector(Evaluator, cst.CSTVisitor):
         # flow: early exits (``if test: return``) hold ``not test`` for the rest of their block;
         # a block remembers how many exits and branch facts it started with
         self.exit_ifs: list[cst.If] = []
+        self.stmt_ifs: dict[int, tuple[cst.If, ...]] = {}  # statement number -> the ifs around it
         self.block_marks: list[tuple[int, int]] = []
         # the environments at an ``if``: before it, and after its body (with whether it exits)
         self.if_envs: list[tuple[dict, Optional[tuple[dict, bool]]]] = []
@@ -353,6 +354,8 @@ class Collector(Evaluator, cst.CSTVisitor):
     def _enter_stmt(self, node: cst.CSTNode) -> None:
         self.stmt_stack.append(node)
         self.stmt_id += 1
+        if self.ifs:
+            self.stmt_ifs[self.stmt_id] = tuple(self.ifs)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self._enter_stmt(node)

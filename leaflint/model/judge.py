@@ -60,7 +60,8 @@ def backward_before(func: cst.FunctionDef, before: Callable[[cst.Call], bool]) -
 # ------------------------------------------------------------------------- harmful .data writes
 # Conversions that copy a tensor's values rather than compute from them.
 COPYING_METHODS = frozenset({"to", "clone", "type", "float", "double", "half", "bfloat16", "cpu", "cuda",
-                             "contiguous", "type_as", "view_as", "reshape", "view", "t", "T"})
+                             "contiguous", "type_as", "view_as", "reshape", "view", "t", "T",
+                             "expand", "expand_as", "repeat", "squeeze", "unsqueeze", "flatten"})
 
 
 def is_copy_of(node: cst.CSTNode, source: cst.CSTNode) -> bool:

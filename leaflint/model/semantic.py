@@ -533,11 +533,17 @@ class SemanticModel:
         """Whether the written tensor itself was used by an op earlier in the same function."""
         if write.path is None:
             return False
+        # A write inside a one-time guard (``if not self.quantized: ...; self.quantized = True``)
+        # is first-call setup: uses that are setup too (inside one-time guards) compute what it
+        # writes; the output is computed afterwards, from the written values.
+        setup = any(one_time_guard(node) for node in write.ctx.ifs)
         for _, stmt_id, kind, payload in write.ctx.func.events:
             if kind == "data_write" and _ == write.seq:
                 return False
             if kind == "use" and stmt_id != write.stmt_id and (
                     payload == write.path or payload.startswith(write.path + ".")):
+                if setup and any(one_time_guard(node) for node in self._collector.stmt_ifs.get(stmt_id, ())):
+                    continue
                 return True
         return False
 

@@ -299,6 +299,19 @@ def _feeds_record(stmt: cst.CSTNode, node: cst.CSTNode) -> bool:
     return False
 
 
+def _copied_out(stmt: cst.CSTNode, node: cst.CSTNode) -> bool:
+    """``backup.copy_(p.data)``: the read is copied into another tensor's storage (a snapshot):
+    a value transfer, not a term of what forward computes."""
+    stack = [stmt]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute) \
+                and current.func.attr.value == "copy_" and len(current.args) >= 1 and current.args[0].value is node:
+            return True
+        stack.extend(current.children)
+    return False
+
+
 def computes_output(read) -> bool:
     """False for a ``.data`` that is not a read feeding the computation: the target of an
     assignment (``self.w.data, scale = quantize(w)`` writes it), or a read whose value only
@@ -306,7 +319,7 @@ def computes_output(read) -> bool:
     ``self.w.data = torch.renorm(self.w.data, 2, 0, c)``): the forward's output does not
     depend on it through that statement."""
     stmt = read.ctx.stmt
-    if stmt is not None and _feeds_record(stmt, read.node):
+    if stmt is not None and (_feeds_record(stmt, read.node) or _copied_out(stmt, read.node)):
         return False
     if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
         return True
