@@ -18,6 +18,7 @@ import libcst as cst
 
 from leaflint.findings import short
 from leaflint.model.facts import DataWrite, Grad
+from leaflint.model.flow import one_time_guard
 from leaflint.model.imports import dotted
 from leaflint.model.roots import MODULE
 from leaflint.model.torchapi import MASKING_METHODS
@@ -190,7 +191,8 @@ def harm(model, write: DataWrite) -> Optional[Harm]:
         return Harm("discards-graph", f"with a value whose graph it drops: `{short(source, 24)}` gets no gradient",
                     f"{'inside forward ' if in_forward else ''}and throws away the graph of the new value: "
                     f"`{source}` requires grad but gets no gradient through it", source)
-    if in_forward and (computed_from_itself or masks(write)):
+    if in_forward and (computed_from_itself or masks(write)) \
+            and not any(one_time_guard(node) for node in write.ctx.ifs):  # once, not on every call
         return Harm("mask-in-forward", "in forward: the mask is written into the weights for good, unseen by autograd",
                     "inside forward: the mask or dropout is written permanently into the weights on every "
                     "call, and autograd never sees it (the gradient ignores it)")
