@@ -85,8 +85,11 @@ class ParameterReplacedInForward(Rule):
 ## What it does
 Flags `self.lin.weight = nn.Parameter(f(w))`, `setattr(self.lin, "weight", nn.Parameter(...))`
 and `self.register_parameter("w", nn.Parameter(...))` inside `forward` of an `nn.Module` (and
-helpers reached only from it). Lazy initialisation guarded by `if self.w is None:` /
-`hasattr` is not flagged, nor are `requires_grad=False` Parameters.
+helpers reached only from it). Lazy one-time creation is not flagged: inside `if self.w is
+None:` / `hasattr`, after an early `if self.w is not None: return`, or in a setup method every
+call of which sits under a test the method itself makes false (`if self.trace is None:
+self._setup()`, `_setup` assigning `self.trace`). Nor are `requires_grad=False` Parameters, or
+a new leaf handed right after to an optimizer built over it (`torch.optim.SGD([self.t])`).
 
 ## Why is this bad?
 `nn.Parameter(...)` makes a new leaf: whatever produced the value (a trainable scale, an
