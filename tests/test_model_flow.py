@@ -203,3 +203,123 @@ class Bias(nn.Module):
     model = model_of(src)
     replaced = [a for a in model.attr_assigns if model.text(a.node) == "self.table = nn.Embedding(9, 2)"]
     assert replaced and not model.created_once(replaced[0])
+
+
+def test_names_bound_differently_on_joining_branches_are_unknown():
+    src = HEADER + """
+def step(x, y, w):
+    if y is not None:
+        t = x * 2
+    else:
+        t = torch.zeros(3, requires_grad=True)
+    t.add_(1)
+    if x is None:
+        u = torch.zeros(3, requires_grad=True)
+    else:
+        return w
+    u.add_(1)
+    v = torch.zeros(3, requires_grad=True)
+    if y is None:
+        v = v * 2
+    v.add_(1)
+    k = torch.zeros(3, requires_grad=True)
+    if y is None:
+        print(y)
+    k.add_(1)
+"""
+    sites = written_leaves(src)
+    assert sites["t.add_(1)"] is False  # a computed value on one path, a leaf on the other
+    assert sites["u.add_(1)"] is True  # the other path returned: only the leaf reaches here
+    assert sites["v.add_(1)"] is False  # rebound on one path only: the paths disagree
+    assert sites["k.add_(1)"] is True  # the same leaf on both paths
+
+
+def test_early_exit_guards():
+    src = HEADER + """
+class Quant(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.ones(1)
+        self.codes = None
+
+    def _learnable(self):
+        if isinstance(self.scale, nn.Parameter):
+            return
+        self.scale.mul_(2)
+        self.scale = nn.Parameter(self.scale)
+
+    def _codes(self, n):
+        if self.codes is not None:
+            return
+        self.codes = nn.Parameter(torch.zeros(n))
+
+    def forward(self, x):
+        self._learnable()
+        self._codes(3)
+        return x * self.scale + self.codes.sum()
+
+
+class Shrink(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.codes = None
+
+    def _again(self):
+        if self.codes is None:
+            return
+        self.codes = nn.Parameter(self.codes * 2)
+
+    def forward(self, x):
+        self._again()
+        return x
+"""
+    model = model_of(src)
+    assert leaf_sites(src) == set()  # after the isinstance exit, self.scale is the plain tensor
+    once = {model.text(a.node): model.created_once(a) for a in model.attr_assigns
+            if a.ctx.func.name in ("_learnable", "_codes", "_again")}
+    assert once["self.scale = nn.Parameter(self.scale)"] is True
+    assert once["self.codes = nn.Parameter(torch.zeros(n))"] is True
+    assert once["self.codes = nn.Parameter(self.codes * 2)"] is False  # runs on every call
+
+
+def test_a_library_call_that_takes_a_module_leaves_its_parameters_unknown():
+    src = HEADER + """
+from somelib import convert_
+
+def load(state):
+    net = nn.Linear(2, 2)
+    net.weight.zero_()
+    convert_(net)
+    net.bias.zero_()
+    print(net)
+"""
+    sites = written_leaves(src)
+    assert sites["net.weight.zero_()"] is True
+    assert sites["net.bias.zero_()"] is False  # convert_ may have swapped the weights
+
+
+def test_a_parameter_annotation_with_callers_passing_frozen_parameters():
+    src = HEADER + """
+def put(slot: nn.Parameter, i, v):
+    slot[i] = v
+
+def put_any(slot: nn.Parameter, i, v):
+    slot[i] = v
+
+class Pool(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.frozen = nn.Parameter(torch.zeros(3), requires_grad=False)
+        self.live = nn.Parameter(torch.zeros(3))
+
+    def fill(self):
+        put(self.frozen, 0, 1.0)
+        put_any(self.frozen, 0, 1.0)
+        put_any(self.live, 0, 1.0)
+"""
+    model = model_of(src)
+    by_func = {}
+    for site in model.inplace:
+        if site.via_call is None:
+            by_func[site.ctx.func.name] = model.site_leaf(site) is not None
+    assert by_func == {"put": False, "put_any": True}

@@ -65,6 +65,7 @@ class Context:
     ifs: tuple[cst.If, ...] = ()  # the enclosing ``if`` statements (their tests are ``guards``)
     handled: frozenset[str] = frozenset()  # exceptions a fallback ``except`` catches around here
     order: int = 0  # the statement's number in walk order
+    exits: tuple[cst.If, ...] = ()  # earlier ``if <test>: return`` of enclosing blocks: ``not test`` holds here
 
 
 @dataclass

@@ -45,6 +45,16 @@ def not_requiring_grad(test: cst.BaseExpression, positive: bool) -> set[str]:
                 truth = not truth
             negated = negated != (not truth)
             test = test.left
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance" \
+            and len(test.args) == 2 and negated == positive:
+        # the branch where ``isinstance(x, nn.Parameter)`` is false: ``x`` is not a Parameter there
+        # (a plain tensor, a buffer, None): not the Parameter slot the class facts describe
+        kinds = test.args[1].value
+        names = [e.value for e in kinds.elements] if isinstance(kinds, cst.Tuple) else [kinds]
+        path = dotted(test.args[0].value)
+        if path is not None and any((dotted(n) or "").rsplit(".", 1)[-1] == "Parameter" for n in names):
+            found.add(path)
+        return found
     if isinstance(test, cst.Attribute) and test.attr.value == "requires_grad":
         path = dotted(test.value)
         # the branch taken has ``requires_grad`` false: the body of ``not x``, the else of ``x``
@@ -181,3 +191,98 @@ def one_time_guard(node: cst.If) -> bool:
     """
     read = _paths_read(node.test)
     return bool(read) and bool(read & _assigned_in(node.body))
+
+
+def always_exits(block: cst.BaseSuite) -> bool:
+    """Whether every path through a block leaves the function (its last statement is a
+    ``return`` or a ``raise``, or an ``if``/``else`` whose branches all do)."""
+    body = block.body if isinstance(block, cst.IndentedBlock) else ()
+    if isinstance(block, cst.SimpleStatementSuite):
+        return any(isinstance(s, (cst.Return, cst.Raise)) for s in block.body)
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        return any(isinstance(s, (cst.Return, cst.Raise)) for s in last.body)
+    if isinstance(last, cst.If):
+        return if_exits(last)
+    return False
+
+
+def if_exits(node: cst.If) -> bool:
+    """Whether every branch of an ``if``/``elif``/``else`` leaves the function."""
+    if node.orelse is None or not always_exits(node.body):
+        return False
+    if isinstance(node.orelse, cst.If):
+        return if_exits(node.orelse)
+    return always_exits(node.orelse.body)
+
+
+def _set_paths(test: cst.BaseExpression) -> set[str]:
+    """The attribute paths a test finds already made: true once ``self.w`` holds something
+    (``self.w is not None``, ``hasattr(self, "w")``, ``isinstance(self.w, nn.Parameter)``, a
+    flag ``self.built``); a disjunction holds when any part does."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+        return _set_paths(test.left) | _set_paths(test.right)
+    if isinstance(test, (cst.Name, cst.Attribute)):
+        path = dotted(test)
+        return {path} if path is not None and "." in path else set()
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        comparison = test.comparisons[0]
+        if isinstance(comparison.operator, (cst.IsNot, cst.NotEqual)) and isinstance(comparison.comparator, cst.Name) \
+                and comparison.comparator.value == "None":
+            path = dotted(test.left)
+            return {path} if path is not None else set()
+        return set()
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value in ("hasattr", "isinstance") \
+            and len(test.args) == 2:
+        return _paths_read(test)
+    return set()
+
+
+def exit_once(node: cst.If, assigned: set[str]) -> bool:
+    """An early exit ``if <made>: return`` before code that makes ``<made>`` true: what follows
+    runs once (``if self.w is not None: return`` ... ``self.w = nn.Parameter(...)``)."""
+    return bool(_set_paths(node.test) & assigned)
+
+
+def assigned_paths(body: cst.CSTNode) -> set[str]:
+    """Attribute paths assigned anywhere in a block (see ``one_time_guard``)."""
+    return _assigned_in(body)
+
+
+def guard_once(node: cst.If, stmt: Optional[cst.CSTNode], assigned: set[str]) -> bool:
+    """A call or statement inside the body of ``if <not made yet>:`` where ``assigned`` (what the
+    guarded code, callees included, assigns) makes it made: ``if self.trace is None:
+    self._setup()`` with ``_setup`` assigning ``self.trace``."""
+    if stmt is None or not _inside(node.body, stmt):
+        return False
+    return bool(_paths_read(node.test) & assigned)
+
+
+def _inside(root: cst.CSTNode, node: cst.CSTNode) -> bool:
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        if current is node:
+            return True
+        stack.extend(current.children)
+    return False
+
+
+def merge_envs(envs: list[dict]) -> dict:
+    """Where paths join, a name keeps its value only if every path that binds it agrees; a path
+    that leaves it unbound contributes nothing (reading it there would raise NameError)."""
+    if len(envs) == 1:
+        return envs[0]
+    merged: dict = {}
+    for env in envs:
+        for name, value in env.items():
+            if name not in merged:
+                merged[name] = value
+            elif merged[name] is not None and merged[name] != value:
+                merged[name] = None
+    for name in merged:
+        if any(name in env and env[name] is None for env in envs):
+            merged[name] = None
+    return merged

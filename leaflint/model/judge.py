@@ -18,6 +18,8 @@ import libcst as cst
 
 from leaflint.findings import short
 from leaflint.model.facts import DataWrite, Grad
+from leaflint.model.flow import one_time_guard
+from leaflint.model.imports import dotted
 from leaflint.model.roots import MODULE
 from leaflint.model.torchapi import MASKING_METHODS
 from leaflint.model.walk import children
@@ -59,7 +61,8 @@ def backward_before(func: cst.FunctionDef, before: Callable[[cst.Call], bool]) -
 # ------------------------------------------------------------------------- harmful .data writes
 # Conversions that copy a tensor's values rather than compute from them.
 COPYING_METHODS = frozenset({"to", "clone", "type", "float", "double", "half", "bfloat16", "cpu", "cuda",
-                             "contiguous", "type_as", "view_as", "reshape", "view", "t", "T"})
+                             "contiguous", "type_as", "view_as", "reshape", "view", "t", "T",
+                             "expand", "expand_as", "repeat", "squeeze", "unsqueeze", "flatten"})
 
 
 def is_copy_of(node: cst.CSTNode, source: cst.CSTNode) -> bool:
@@ -80,15 +83,43 @@ def discarded_graph_source(model, write: DataWrite) -> Optional[str]:
     with a computation autograd never sees); elsewhere ``p.data = p - lr * p.grad`` is a step."""
     if write.kind != "assign" or write.value_node is None:
         return None
+    in_forward = model.in_forward(write.ctx)
+    if not in_forward and _steps_with_own_grad(write):
+        return None  # ``p.data = p.data - lr * p.grad``: an update step, never differentiated
     for value, node in write.rhs:
-        if (value == write.target and not model.in_forward(write.ctx)) or model.leaf(value) is None:
+        if (value == write.target and not in_forward) or model.leaf(value) is None:
             continue
+        if not in_forward and _same_owner(write.target_node, node):
+            continue  # a module re-deriving its own parameter from its own state (a load, a transform)
         if is_copy_of(write.value_node, node):
             continue
         return model.text(node)
     if MODULE in write.value_roots and model.leaf(write.target) is not None:
         return model.text(write.value_node)  # a parameter given a module's output (``p.data = net(x)``)
     return None
+
+
+def _steps_with_own_grad(write: DataWrite) -> bool:
+    """Whether the new value reads the written tensor's own ``.grad``: an optimizer-style update,
+    whatever scales the gradient (a learned rate's graph is not meant to reach the weights)."""
+    target = dotted(write.target_node) if write.target_node is not None else None
+    if target is None or write.value_node is None:
+        return False
+    stack: list[cst.CSTNode] = [write.value_node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Attribute) and node.attr.value == "grad" and dotted(node.value) == target:
+            return True
+        stack.extend(children(node))
+    return False
+
+
+def _same_owner(target: Optional[cst.CSTNode], source: cst.CSTNode) -> bool:
+    """``self.a.data = f(self.b)``: both attributes of one object."""
+    if not (isinstance(target, cst.Attribute) and isinstance(source, cst.Attribute)):
+        return False
+    owner = dotted(target.value)
+    return owner is not None and owner == dotted(source.value)
 
 
 def target_text(model, write: DataWrite) -> str:
@@ -160,7 +191,8 @@ def harm(model, write: DataWrite) -> Optional[Harm]:
         return Harm("discards-graph", f"with a value whose graph it drops: `{short(source, 24)}` gets no gradient",
                     f"{'inside forward ' if in_forward else ''}and throws away the graph of the new value: "
                     f"`{source}` requires grad but gets no gradient through it", source)
-    if in_forward and (computed_from_itself or masks(write)):
+    if in_forward and (computed_from_itself or masks(write)) \
+            and not any(one_time_guard(node) for node in write.ctx.ifs):  # once, not on every call
         return Harm("mask-in-forward", "in forward: the mask is written into the weights for good, unseen by autograd",
                     "inside forward: the mask or dropout is written permanently into the weights on every "
                     "call, and autograd never sees it (the gradient ignores it)")

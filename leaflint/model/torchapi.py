@@ -143,6 +143,14 @@ INSPECTING_FUNCTIONS = frozenset({
     "torch.is_tensor", "torch.numel", "logging.info", "warnings.warn",
 })
 
+# Functions that copy their arguments' values (a module, a tensor) rather than compute with them:
+# not a use in a graph.
+COPYING_FUNCTIONS = frozenset({"copy.deepcopy", "copy.copy"})
+
+# torch functions that rewrite the modules they are given (swap layers, convert weights); any
+# library function outside torch called for its side effects on a module is treated the same.
+OPAQUE_MODULE_REWRITERS = ("torch.ao.", "torch.quantization.", "torch.fx.")
+
 # Grad-mode context managers and decorators (normalised qualified names).
 NO_GRAD = frozenset({"torch.no_grad", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad"})
 ENABLE_GRAD = frozenset({"torch.enable_grad", "torch.autograd.enable_grad",

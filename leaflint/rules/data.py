@@ -272,6 +272,55 @@ def _contains(root: cst.CSTNode, target: cst.CSTNode) -> bool:
     return False
 
 
+def _record_value(value: cst.BaseExpression, target: cst.CSTNode) -> bool:
+    """Whether ``target`` is ``value`` itself or reaches it only through conversions and
+    choices (``x.data``, ``item(x.data)``, ``x.data.item()``, ``a if c else x.data``): no
+    arithmetic that could make it part of a computed result."""
+    if value is target:
+        return True
+    if isinstance(value, cst.IfExp):
+        return _record_value(value.body, target) or _record_value(value.orelse, target)
+    if isinstance(value, cst.Call):
+        name = value.func.attr.value if isinstance(value.func, cst.Attribute) else getattr(value.func, "value", "")
+        if name not in _RECORD_CONVERSIONS:
+            return False
+        if isinstance(value.func, cst.Attribute) and _record_value(value.func.value, target):
+            return True
+        return len(value.args) == 1 and _record_value(value.args[0].value, target)
+    return False
+
+
+# Conversions a logged value goes through (``loss.data.item()``, ``utils.item(loss.data)``).
+_RECORD_CONVERSIONS = frozenset({"item", "cpu", "tolist", "numpy", "clone", "detach", "float", "int", "double"})
+
+
+def _feeds_record(stmt: cst.CSTNode, node: cst.CSTNode) -> bool:
+    """A ``.data`` read that is a value of a dict display (``{"loss": loss.data}``): a record for
+    logging or metrics, not a term of what forward computes."""
+    stack = [stmt]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Dict):
+            for element in current.elements:
+                if isinstance(element, cst.DictElement) and _record_value(element.value, node):
+                    return True
+        stack.extend(current.children)
+    return False
+
+
+def _copied_out(stmt: cst.CSTNode, node: cst.CSTNode) -> bool:
+    """``backup.copy_(p.data)``: the read is copied into another tensor's storage (a snapshot):
+    a value transfer, not a term of what forward computes."""
+    stack = [stmt]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute) \
+                and current.func.attr.value == "copy_" and len(current.args) >= 1 and current.args[0].value is node:
+            return True
+        stack.extend(current.children)
+    return False
+
+
 def computes_output(read) -> bool:
     """False for a ``.data`` that is not a read feeding the computation: the target of an
     assignment (``self.w.data, scale = quantize(w)`` writes it), or a read whose value only
@@ -279,6 +328,8 @@ def computes_output(read) -> bool:
     ``self.w.data = torch.renorm(self.w.data, 2, 0, c)``): the forward's output does not
     depend on it through that statement."""
     stmt = read.ctx.stmt
+    if stmt is not None and (_feeds_record(stmt, read.node) or _copied_out(stmt, read.node)):
+        return False
     if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
         return True
     small = stmt.body[0]

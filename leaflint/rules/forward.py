@@ -88,8 +88,11 @@ class ParameterReplacedInForward(Rule):
 ## What it does
 Flags `self.lin.weight = nn.Parameter(f(w))`, `setattr(self.lin, "weight", nn.Parameter(...))`
 and `self.register_parameter("w", nn.Parameter(...))` inside `forward` of an `nn.Module` (and
-helpers reached only from it). Lazy initialisation guarded by `if self.w is None:` /
-`hasattr` is not flagged, nor are `requires_grad=False` Parameters.
+helpers reached only from it). Lazy one-time creation is not flagged: inside `if self.w is
+None:` / `hasattr`, after an early `if self.w is not None: return`, or in a setup method every
+call of which sits under a test the method itself makes false (`if self.trace is None:
+self._setup()`, `_setup` assigning `self.trace`). Nor are `requires_grad=False` Parameters, or
+a new leaf handed right after to an optimizer built over it (`torch.optim.SGD([self.t])`).
 
 ## Why is this bad?
 `nn.Parameter(...)` makes a new leaf: whatever produced the value (a trainable scale, an
@@ -136,6 +139,8 @@ or `torch.nn.utils.parametrize.register_parametrization(self.linear, "weight", S
                 continue
             if not self_rooted(assign.owner) or lazily_guarded(assign) or model.created_once(assign):
                 continue
+            if model.optimizer_built_after(assign):
+                continue  # the new Parameter is handed to an optimizer built right after: it trains
             if model.leaf(Attr(assign.owner, assign.attr)) is None and model.is_parameter_slot(assign.owner, assign.attr):
                 continue  # the slot is made non-trainable (`requires_grad = False`) in the class
             target = _target_text(model, assign)
