@@ -73,6 +73,7 @@ NOT_FIXABLE = {
     # writes into a helper's argument: no_grad inside the helper would also cut the graph of
     # callers that pass tensors needing one (LL1 through a call: no fix)
     "ll1_bad_helper_writes_argument.py",
+    "ll1_bad_argument_paths.py",
     # a module's output written through .data before backward(): the fix is an out-of-place
     # op in the graph (`fake = G(z).clamp(...)`), a change of meaning (LL201: no fix)
     "ll2_bad_data_write_training.py",

@@ -24,12 +24,22 @@ References:
 """
 
 
+def condition(when: str, width: int = 1000) -> str:
+    """``flag`` -> "`flag` is true"; ``not freeze`` -> "`freeze` is false"."""
+    if when.startswith("not ") and not when.startswith("not ("):
+        return f"`{short(when[4:], width)}` is false"
+    return f"`{short(when, width)}` is true"
+
+
 def describe_target(model: SemanticModel, site: InplaceSite, width: int = 1000) -> str:
     leaf = model.leaf(site.target)
     text = short(model.text(site.target_node), width)
     what = "a parameter" if leaf is not None and leaf.kind == "parameter" else "a tensor created with requires_grad=True"
-    if leaf is not None and leaf.when is not None:
-        what = f"a tensor created with requires_grad={leaf.when} (a leaf that requires grad when `{leaf.when}` is true)"
+    if leaf is not None and leaf.when is not None and leaf.kind == "parameter":
+        what = (f"a parameter whose requires_grad is switched off only under a condition (a leaf that requires "
+                f"grad when {condition(leaf.when)})")
+    elif leaf is not None and leaf.when is not None:
+        what = f"a tensor created with requires_grad={leaf.when} (a leaf that requires grad when {condition(leaf.when)})"
     elif leaf is not None:
         what += " (a leaf that requires grad)"
     described = f"`{text}`, a view of {what}" if leaf is not None and leaf.view else f"`{text}`, {what}"
@@ -48,7 +58,7 @@ def brief_target(model: SemanticModel, site: InplaceSite) -> str:
     leaf = model.leaf(site.target)
     what = "parameter" if leaf is not None and leaf.kind == "parameter" else "tensor"
     view = "view of a " if leaf is not None and leaf.view else ""
-    when = f" when `{short(leaf.when, 24)}` is true" if leaf is not None and leaf.when is not None else ""
+    when = f" when {condition(leaf.when, 24)}" if leaf is not None and leaf.when is not None else ""
     return f"`{short(model.text(site.target_node), 24)}` ({view}leaf {what}{when})"
 
 
