@@ -256,3 +256,23 @@ def test_argument_paths_round_trip_through_the_project_summary():
     steps = path_data(target)
     assert steps == [["attr", "table"], ["values"], ["item"], ["key", "alpha"], ["view"]]
     assert path_from(Arg("edges"), steps) == target
+
+
+def test_module_tree_from_a_loader_passed_to_an_editing_function():
+    src = HEADER + """
+from transformers import AutoModel
+import timm
+
+def edit(model, j, v):
+    model.encoder.layer[3].output.dense.weight[:, j] -= v
+
+def edit_frozen(model, j):
+    model.head.weight[j] = 0.0
+
+bert = AutoModel.from_pretrained("bert-base-uncased")
+edit(bert, 2, torch.randn(8))
+vit = timm.create_model("vit_tiny_patch16_224")
+vit.requires_grad_(False)
+edit_frozen(vit, 1)
+"""
+    assert leaf_sites(src) == {"model.encoder.layer[3].output.dense.weight[:, j] -= v"}

@@ -140,9 +140,15 @@ class Net(nn.Module):
         self.bias = nn.Parameter(torch.empty(8))
         nn.init.zeros_(self.bias)          # or: with torch.no_grad(): self.bias.zero_()
 ```
-A helper that writes its own argument in place (`def init_table(t): t[:, 0] = 0`) is reported
-at the write, where torch raises, when some call passes it a leaf with grad on; the message
-names that call (`init_table(emb.weight)`). This holds for every LL1 rule, and across the
+A helper that writes its own argument in place (`def init_table(t): t[:, 0] = 0`), or a path
+into it (`model.P[u] = v`, each element of a list or of `*args` it is given, `edge["alpha"]`),
+is reported at the write, where torch raises, when some call passes it a leaf with grad on (an
+instance whose class makes `P` a Parameter, a list or dict holding leaves); the message names
+that call (`init_table(emb.weight)`). A function of the file handed to a call outside it together
+with its arguments (`functools.partial(fn, model)`, `executor.submit(fn, model)`) counts as
+called with them. A parameter whose requires_grad is switched off only under a condition
+(`if freeze: emb.weight.requires_grad = False`) is reported with that condition ("when
+`freeze` is false"). This holds for every LL1 rule, and across the
 modules of a project (the project index): a helper in `utils.py` called from `model.py` is
 reported at its write in `utils.py`, the message naming the call and the module that makes it.
 
