@@ -103,8 +103,15 @@ class CallFacts:
                     key = ("method", receiver.kind[1], expr.attr.value)
             if key is not None and expr is node.func:
                 self.arg_calls.append(self._arg_call(key, scope, ctx, node, node.args))
-        if candidates[1:] and not any(a.star for a in node.args) and self._forwards(node):
-            self._forwarded_calls(node, scope, ctx)
+        given = [i for i, a in enumerate(node.args[:-1]) if a.keyword is None and self._names_function(a.value)]
+        if given and not any(a.star for a in node.args) and self._forwards(node):
+            self._forwarded_calls(node, given, scope, ctx)
+
+    def _names_function(self, node: cst.BaseExpression) -> bool:
+        """A name bound to a function of this file read so far (module level or enclosing)."""
+        if not isinstance(node, cst.Name) or self.lookup(node.value) is not None:
+            return False
+        return node.value in self.module_functions or any(node.value in f.nested for f in self.funcs)
 
     def _arg_call(self, key: tuple, scope: tuple, ctx: Context, node: cst.Call, arguments) -> ArgCall:
         args = tuple((a.keyword.value if a.keyword is not None else None, self.value_of(a.value), a.value)
@@ -129,13 +136,12 @@ class CallFacts:
             return False
         return not isinstance(self.value_of(func), (SelfRef, ModuleInstance, Attr))
 
-    def _forwarded_calls(self, node: cst.Call, scope: tuple, ctx: Context) -> None:
+    def _forwarded_calls(self, node: cst.Call, given: list[int], scope: tuple, ctx: Context) -> None:
         """``g(fn, a, b)`` with ``g`` a forwarding call (``_forwards``): a call ``fn(a, b)`` for the
         summaries, for each function ``fn`` of this file given positionally, with the positional
         arguments after it and the keyword arguments."""
-        for index, arg in enumerate(node.args):
-            if arg.keyword is not None or not isinstance(arg.value, cst.Name) or self.lookup(arg.value.value) is not None:
-                continue
+        for index in given:
+            arg = node.args[index]
             rest = [a for a in node.args[index + 1:] if a.keyword is None] + [a for a in node.args if a.keyword is not None]
             if rest:
                 self.arg_calls.append(self._arg_call(("name", arg.value.value), scope, ctx, node, rest))
