@@ -283,3 +283,39 @@ def test_a_suppression_at_the_write_holds_for_calls_from_other_modules(tmp_path)
     utils = root / "pkg/utils.py"
     utils.write_text(UTILS.replace("table[:n] = torch.randn(n, d)", "table[:n] = torch.randn(n, d)  # noqa: LL103"))
     assert findings([root / "pkg/train.py"]) == CROSS - {("utils.py", 5, "LL103")}
+
+
+def test_argument_paths_cross_modules(tmp_path):
+    """A training helper in one module writes a row of ``model.U`` and each element of a list it is
+    given; the callers in another module pass an instance of a class of a third module and a list
+    of leaves. Both writes are reported in the helper's module, from the summary in the index."""
+    write(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/models.py": MODELS,
+        "pkg/fit.py": """\
+            import torch
+
+
+            def refit(model, rows):
+                model.U[0] = rows[0]
+                model.mask[0] = 0.0
+
+
+            def step_all(*tensors):
+                for t in tensors:
+                    t.sub_(0.1)
+            """,
+        "pkg/run.py": """\
+            import torch
+
+            from .models import MF
+            from .fit import refit, step_all
+
+
+            def main():
+                refit(MF(3, 2), torch.randn(3, 2))
+                step_all(torch.zeros(2), torch.ones(2, requires_grad=True))
+            """,
+    })
+    assert findings([tmp_path]) == {("fit.py", 5, "LL103"), ("fit.py", 11, "LL101")}
+    assert findings([tmp_path / "pkg/run.py"]) == {("fit.py", 5, "LL103"), ("fit.py", 11, "LL101")}

@@ -11,7 +11,8 @@ from typing import Optional
 import libcst as cst
 
 from leaflint.model import torchapi as api
-from leaflint.model.evaluate import Evaluator
+from leaflint.model.calls import CallFacts
+from leaflint.model.evaluate import Evaluator, literal_key
 from leaflint.model.facts import (
     ArgCall, AttrAssign, CallRef, ClassInfo, Context, DataRead, DataWrite, FuncInfo, Grad, InplaceSite,
 )
@@ -20,11 +21,18 @@ from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.judge import is_backward_call
 from leaflint.model.roots import calls_a_module, graph_roots
 from leaflint.model.project import ProjectView
-from leaflint.model.syntax import AUG_INPLACE, argument_for, is_true, kwarg, names_in, positional
+from leaflint.model.requires_grad import RequiresGradFacts
+from leaflint.model.syntax import AUG_INPLACE, is_true, kwarg, names_in, positional
 from leaflint.model.values import (
-    Arg, Attr, DataOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, ParamIter, PlainTensor, SelfRef, Value, View,
+    Arg, Attr, DataOf, DictOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value,
+    View,
 )
 
+
+
+def first_arg(call: cst.Call) -> Optional[cst.BaseExpression]:
+    return call.args[0].value if len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star \
+        else None
 
 
 def _names_bound(target: cst.BaseExpression) -> list[str]:
@@ -35,7 +43,7 @@ def _names_bound(target: cst.BaseExpression) -> list[str]:
     return []
 
 
-class Collector(Evaluator, cst.CSTVisitor):
+class Collector(CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisitor):
     def __init__(self, imports_prepass: ImportTable, classes: dict[str, ClassInfo],
                  project: Optional[ProjectView] = None,
                  known_returns: Optional[dict[str, Optional[Value]]] = None) -> None:
@@ -69,6 +77,8 @@ class Collector(Evaluator, cst.CSTVisitor):
         self.arg_calls: list[ArgCall] = []
         self.deleted: set[tuple[Value, str]] = set()
         self.branch_frozen: list[set[str]] = []
+        self.branches: list[tuple[cst.If, bool]] = []  # the enclosing branches: (if, in its body)
+        self.branch_base: list[int] = [0]  # len(branches) where each function begins
         self.ifs: list[cst.If] = []
         self.handled: list[frozenset[str]] = []
         # flow: early exits (``if test: return``) hold ``not test`` for the rest of their block;
@@ -178,6 +188,8 @@ class Collector(Evaluator, cst.CSTVisitor):
         static = any(dotted(d.decorator) in ("staticmethod", "classmethod") for d in node.decorators)
         if cls is not None and params and not static:
             info.self_name = params[0].name.value
+        info.classmethod = cls is not None and bool(params) and any(
+            dotted(d.decorator) == "classmethod" for d in node.decorators)
         for param in params + list(node.params.kwonly_params):
             info.params.append(param.name.value)
             value: Optional[Value] = Arg(param.name.value)
@@ -188,9 +200,11 @@ class Collector(Evaluator, cst.CSTVisitor):
                 if ann is not None:
                     value = self._annotation_value(ann)
             env[param.name.value] = value
-        for star in (node.params.star_arg, node.params.star_kwarg):
-            if isinstance(star, cst.Param):
-                env[star.name.value] = None
+        if isinstance(node.params.star_arg, cst.Param):
+            info.star = node.params.star_arg.name.value
+            env[info.star] = Arg(info.star)  # ``*args``: the tuple of the extra positional arguments
+        if isinstance(node.params.star_kwarg, cst.Param):
+            env[node.params.star_kwarg.name.value] = None
         if info.self_name is not None and cls is not None:
             env[info.self_name] = SelfRef(cls.name)
         # register the function where calls will look for it
@@ -203,6 +217,7 @@ class Collector(Evaluator, cst.CSTVisitor):
         self.funcs.append(info)
         self.all_funcs.append(info)
         self.frozen_paths.append(set())
+        self.branch_base.append(len(self.branches))
         self.envs.append(env)
         self.roots_env.append({})
         self.grad.append(info.decorator_grad)
@@ -218,19 +233,23 @@ class Collector(Evaluator, cst.CSTVisitor):
     def visit_If_body(self, node: cst.If) -> None:
         self.narrowed.append(self._isinstance_narrowing(node.test))
         self.branch_frozen.append(not_requiring_grad(node.test, True))
+        self.branches.append((node, True))
 
     def leave_If_body(self, node: cst.If) -> None:
         self.narrowed.pop()
         self.branch_frozen.pop()
+        self.branches.pop()
         before, _ = self.if_envs[-1]
         self.if_envs[-1] = (before, (self.envs[-1], always_exits(node.body)))
         self.envs[-1] = dict(before)  # the other branch starts from what held before the ``if``
 
     def visit_If_orelse(self, node: cst.If) -> None:
         self.branch_frozen.append(not_requiring_grad(node.test, False))
+        self.branches.append((node, False))
 
     def leave_If_orelse(self, node: cst.If) -> None:
         self.branch_frozen.pop()
+        self.branches.pop()
 
     def visit_Try_body(self, node: cst.Try) -> None:
         self.handled.append(fallback_handlers(node))
@@ -244,37 +263,6 @@ class Collector(Evaluator, cst.CSTVisitor):
     def visit_Yield(self, node: cst.Yield) -> None:
         self.func.returns.append(None)  # a generator: its calls return no tensor
 
-    def call_summary(self, name: str, call: Optional[cst.Call] = None) -> Optional[Value]:
-        """A fresh leaf, a module, or the parameters of an argument, when every ``return`` of the
-        called function (read earlier in the file, and not being read now) gives the same one;
-        otherwise unknown.
-
-        A function that returns its argument's parameters (``list(m.named_parameters())``) gives
-        its caller the parameters of what the caller passed."""
-        callees = None
-        for scope in reversed(self.funcs):
-            if name in scope.nested:
-                callees = scope.nested[name]
-                break
-        if callees is None:
-            callees = self.module_functions.get(name)
-        if not callees:
-            # not read yet: a function defined further down (known after a first walk), or unknown
-            self.late_calls.add(name)
-            value = self.known_returns.get(name) if self.known_returns is not None else None
-            # the parameters of an argument need the callee's parameter list: not kept for later ones
-            return None if isinstance(value, ParamIter) and isinstance(value.base, Arg) else value
-        if len(callees) != 1 or callees[0] in self.funcs:
-            return None
-        value = common_return(callees[0].returns)
-        if isinstance(value, ParamIter) and isinstance(value.base, Arg):
-            if call is None:
-                return None
-            params = [p for p in callees[0].params if p != callees[0].self_name]
-            argument = argument_for(params, call, value.base.name)
-            return ParamIter(self.value_of(argument) if argument is not None else None, named=value.named)
-        return value
-
     def bind_outer(self, name: str) -> None:
         # the def statement binds its name in the enclosing scope
         if len(self.envs) >= 2:
@@ -286,6 +274,7 @@ class Collector(Evaluator, cst.CSTVisitor):
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.frozen_paths.pop()
+        self.branch_base.pop()
         self.funcs.pop()
         self.envs.pop()
         self.roots_env.pop()
@@ -413,6 +402,10 @@ class Collector(Evaluator, cst.CSTVisitor):
                 self._data_write("setitem", stmt, target.value.value if isinstance(target.value, cst.Attribute) else target.value, value_node, through=base)
             else:
                 self.inplace.append(InplaceSite("setitem", stmt, base, target.value, "[...] =", self.ctx()))
+                if isinstance(base, DictOf) and isinstance(target.value, cst.Name):
+                    # ``d["alpha"] = nn.Parameter(..)``: the dict built here now holds it
+                    key = literal_key(target)
+                    self.bind(target.value.value, DictOf(base.entries + ((key if isinstance(key, str) else None, value),)))
 
     def _record_attr_assign(self, stmt: cst.CSTNode, owner: Optional[Value], owner_node: cst.CSTNode,
                             attr: str, value: Optional[Value], value_node: cst.CSTNode) -> None:
@@ -449,51 +442,6 @@ class Collector(Evaluator, cst.CSTVisitor):
                 cls.buffers.add(attr)
             elif isinstance(value, ModuleInstance):
                 cls.submodules[attr] = value
-
-    def _set_requires_grad(self, node: cst.BaseExpression, flag: Optional[bool]) -> None:
-        """``x.requires_grad = flag`` / ``x.requires_grad_(flag)``, in statement order.
-
-        Turning it off holds for the rest of the function on that path (and class-wide for
-        ``self`` attributes); turning it on makes a plain local tensor a fresh leaf.
-        """
-        path = dotted(node)
-        frozen = self.frozen_paths[-1]
-        if flag is True:
-            if path is not None:
-                frozen.discard(path)
-            if isinstance(node, cst.Name) and isinstance(self.lookup(node.value), PlainTensor):
-                self.bind(node.value, Fresh(".requires_grad_()"))
-            return
-        self._freeze(node)  # before the path is frozen: it reads what the path held
-        if path is not None:
-            frozen.add(path)
-
-    def _freeze(self, node: cst.BaseExpression) -> None:
-        """``x.requires_grad = False`` / ``x.requires_grad_(False)``: x no longer requires grad."""
-        value = self.value_of(node)
-        path = dotted(node)
-        cls = self.func.cls
-        if isinstance(value, ParamItem):
-            value = value.base
-            path = None
-            if isinstance(value, SelfRef) and cls is not None:
-                cls.frozen_all = True
-                return
-            if not isinstance(value, SelfRef):
-                self.frozen_paths[-1].add("*")  # parameters of some module, frozen through a loop
-        if cls is None or self.func.self_name is None:
-            return
-        if path is not None and path.startswith(self.func.self_name + "."):
-            cls.frozen.add(path.split(".", 1)[1])
-        elif path == self.func.self_name:
-            cls.frozen_all = True
-        elif isinstance(value, Attr):
-            chain = []
-            while isinstance(value, Attr):
-                chain.append(value.name)
-                value = value.base
-            if isinstance(value, SelfRef):
-                cls.frozen.add(".".join(reversed(chain)))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if type(node.operator).__name__ not in AUG_INPLACE:
@@ -563,6 +511,14 @@ class Collector(Evaluator, cst.CSTVisitor):
             elif method == "requires_grad_":
                 flag = positional(node, 0) or getattr(kwarg(node, "requires_grad"), "value", None)
                 self._set_requires_grad(func.value, True if flag is None else is_true(flag))
+            elif method in ("append", "extend") and isinstance(func.value, cst.Name) and first_arg(node) is not None \
+                    and isinstance(self.lookup(func.value.value), TensorList):
+                # ``params.append(p)``: the list built here now holds it
+                held = self.lookup(func.value.value)
+                added = self.value_of(first_arg(node))
+                more = (added,) if method == "append" else added.items if isinstance(added, TensorList) \
+                    else (ParamItem(added.base),) if isinstance(added, ParamIter) and not added.named else (None,)
+                self.bind(func.value.value, TensorList(held.items + more))  # type: ignore[union-attr]
             elif method == "register_buffer" and self._is_self(func.value):
                 name = positional(node, 0)
                 if isinstance(name, cst.SimpleString) and self.func.cls is not None:
@@ -634,33 +590,6 @@ class Collector(Evaluator, cst.CSTVisitor):
 
     def _is_self(self, node: cst.BaseExpression) -> bool:
         return isinstance(node, cst.Name) and node.value == self.func.self_name
-
-    def _record_call_refs(self, node: cst.Call, ctx: Context) -> None:
-        candidates = [node.func] + [a.value for a in node.args]
-        for expr in candidates:
-            key = None
-            pid = self.project.function_id(self.qualname(expr)) if self.project is not None else None
-            if pid is not None:
-                key = ("project", pid)  # a function of another module of the project
-            elif isinstance(expr, cst.Name):
-                key = ("name", expr.value)
-            elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
-                owner = self.lookup(expr.value.value)
-                if isinstance(owner, SelfRef):
-                    key = ("method", owner.cls, expr.attr.value)
-            scope = tuple(f for f in self.funcs if f is not self.module_func)
-            if key is not None:
-                self.calls.append(CallRef(key, scope, ctx))
-            elif expr is node.func and isinstance(expr, cst.Attribute):
-                # ``obj.method(x)`` on an instance of a class of this file: for summaries only
-                receiver = self.value_of(expr.value)
-                if isinstance(receiver, ModuleInstance) and receiver.kind[0] == "local":
-                    key = ("method", receiver.kind[1], expr.attr.value)
-            if key is not None and expr is node.func:
-                args = tuple((a.keyword.value if a.keyword is not None else None, self.value_of(a.value), a.value)
-                             for a in node.args if not a.star)
-                roots = tuple(graph_roots(self, a.value) for a in node.args if not a.star)
-                self.arg_calls.append(ArgCall(key, scope, ctx, node, args, roots, self.seq))
 
     def _record_uses(self, node: cst.Call, ctx: Context) -> None:
         if ctx.grad is Grad.OFF:

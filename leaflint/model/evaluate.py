@@ -16,8 +16,8 @@ from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.project import ProjectView
 from leaflint.model.syntax import graph_operands, is_true, kwarg, positional, view_index
 from leaflint.model.values import (
-    Attr, DataOf, Fresh, FrozenParameter, GroupItem, GroupList, ModuleInstance, ParamItem, ParamIter,
-    PlainTensor, SelfRef, TensorList, Value, View, Arg, Item,
+    Attr, DataOf, DictOf, Fresh, FrozenParameter, GroupItem, GroupList, Key, ModuleInstance, ParamItem,
+    ParamIter, PlainTensor, SelfRef, TensorList, Value, Values, View, Arg, Item, path_root,
 )
 
 STOP_GRAPH_METHODS = {"detach", "item", "tolist", "numpy", "cpu", "data_ptr", "size", "dim",
@@ -26,9 +26,31 @@ STOP_GRAPH_METHODS = {"detach", "item", "tolist", "numpy", "cpu", "data_ptr", "s
 
 def unknown_root(value: Optional[Value]) -> bool:
     """None, or a value rooted in a function parameter or a container element: not known to be a tensor."""
-    while isinstance(value, (View, Attr)):
+    while isinstance(value, (View, Attr, Key, Values)):
         value = value.base
     return value is None or isinstance(value, (Arg, Item))
+
+
+def arg_path(value: Optional[Value]) -> bool:
+    """A path into one of the enclosing function's parameters (``model.layers[i].fc``,
+    ``edge["alpha"]``, an element of ``*args``): what a call substitutes its argument into."""
+    return isinstance(path_root(value), Arg)
+
+
+def literal_key(node: cst.Subscript) -> Optional[object]:
+    """The literal key of ``base["k"]`` / ``base[0]`` (one index), or None."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    value = node.slice[0].slice.value
+    if isinstance(value, cst.SimpleString):
+        return value.value[1:-1] if value.value[:1] in "'\"" else None
+    if isinstance(value, cst.Integer):
+        return int(value.value, 0)
+    return None
+
+
+def mapping_values(value: DictOf) -> TensorList:
+    return TensorList(tuple(v for _, v in value.entries))
 
 
 def module_tree_factory(qual: Optional[str], func: cst.BaseExpression) -> Optional[str]:
@@ -70,6 +92,11 @@ class Evaluator:
         """What a call of the local function ``name`` returns, when its summary says."""
         raise NotImplementedError
 
+    def method_summary(self, cls: str, name: str) -> Optional[Value]:
+        """What a call of method ``name`` of the class ``cls`` of this file returns, when its
+        summary says (a reader without the file's functions knows none)."""
+        return None
+
     def is_frozen_path(self, path: Optional[str]) -> bool:
         """Whether requires_grad was switched off on ``path`` (or a prefix) here."""
         if path is None:
@@ -110,6 +137,8 @@ class Evaluator:
             if isinstance(base, (SelfRef, Attr, ModuleInstance, Item)) or (
                     isinstance(base, View) and not unknown_root(base) and not isinstance(base.base, (ParamItem, Fresh))):
                 return Attr(base, attr)
+            if arg_path(base):
+                return Attr(base, attr)  # ``model.layers[i].fc`` of a parameter ``model``
             return None
         if isinstance(node, cst.Subscript):
             base = self.value_of(node.value)
@@ -125,12 +154,14 @@ class Evaluator:
                 return GroupItem()
             if isinstance(base, ParamIter) and not base.named:
                 return ParamItem(base.base)
-            if isinstance(base, TensorList):
-                return None
+            if isinstance(base, (TensorList, DictOf)):
+                return Key(base, literal_key(node))  # one element of a list or dict built here
             if isinstance(base, DataOf):
                 return base if view_index(node) else PlainTensor()
             if view_index(node):
                 return View(base)
+            if arg_path(base):
+                return Key(base, literal_key(node))  # ``edge["alpha"]`` of a parameter ``edge``
             return None if unknown_root(base) else PlainTensor()
         if isinstance(node, cst.Call):
             return self._call_value(node)
@@ -157,6 +188,14 @@ class Evaluator:
             items = tuple(self.value_of(e.value) for e in node.elements
                           if isinstance(e, cst.Element))
             return TensorList(items)
+        if isinstance(node, cst.Dict):
+            entries = []
+            for element in node.elements:
+                if not isinstance(element, cst.DictElement):
+                    return None  # ``{**other}``: what it holds is not known
+                key = element.key.value[1:-1] if isinstance(element.key, cst.SimpleString) else None
+                entries.append((key, self.value_of(element.value)))
+            return DictOf(tuple(entries))
         return None
 
     def _class_instance(self, node: cst.BaseExpression) -> Optional[ModuleInstance]:
@@ -198,6 +237,16 @@ class Evaluator:
             receiver = self.value_of(func.value)
             if isinstance(receiver, ModuleInstance) and method in api.MODULE_RETURNS_SELF:
                 return receiver
+            owner = receiver.kind[1] if isinstance(receiver, ModuleInstance) and receiver.kind[0] == "local" else (
+                func.value.value if receiver is None and isinstance(func.value, cst.Name) else None)
+            if owner is not None and owner in self.classes:
+                summary = self.method_summary(owner, method)  # ``lif.init_state()``, ``Cls.make(..)``
+                if summary is not None:
+                    return summary
+            if method == "values" and isinstance(receiver, DictOf):
+                return mapping_values(receiver)
+            if method == "values" and arg_path(receiver):
+                return Values(receiver)  # ``edges.values()`` of a parameter: its values, not its keys
             if method in ("values", "children", "modules") and not unknown_root(receiver):
                 return receiver  # iterating it gives its elements; indexing is not done on these
             if method in api.VIEW_METHODS and receiver is not None:
@@ -233,12 +282,16 @@ class Evaluator:
                 cls = self.classes.get(func.value)
                 if cls is not None and cls.is_parameter_class:
                     return self._parameter_value(node, custom_new=cls.defines_new)
+                if cls is not None and any(b in api.DICT_CLASSES for b in cls.bases) and not node.args:
+                    return DictOf()  # ``class EdgeData(dict)``: a dict, not a module
                 if cls is not None:
                     return ModuleInstance(("local", func.value),
                                           inplace=is_true((kwarg(node, "inplace") or cst.Arg(cst.Name("False"))).value) is True)
                 if func.value in ("list", "tuple") and node.args:
                     inner = self.value_of(node.args[0].value)
                     return inner if isinstance(inner, ParamIter) else None
+                if func.value == "dict" and not node.args and self.lookup("dict") is None:
+                    return DictOf()
                 return self.call_summary(func.value, node)
             tree = module_tree_factory(qual, func)
             if tree is not None:
@@ -250,6 +303,8 @@ class Evaluator:
             return self._project_call(node, found)
         if qual in api.PARAMETER:
             return self._parameter_value(node)
+        if qual in api.DICT_CLASSES and not node.args:
+            return DictOf()
         if qual in api.BUFFER:
             return None
         layer = api.torch_nn_layer(qual)
@@ -345,13 +400,24 @@ class Evaluator:
         if isinstance(source, GroupList):
             return GroupItem()
         if isinstance(source, TensorList):
-            return None
+            return Item(source)  # one of the listed values (``for p in [w, b]``, ``for t in args``)
+        if isinstance(source, DictOf):
+            return None  # its keys
         if isinstance(source, (ModuleInstance, Attr, Item)) or (
                 isinstance(source, View) and not unknown_root(source)):
             return Item(source)  # an element of a module container (``nn.ModuleList``), if it is one
         if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) \
-                and iterable.func.attr.value == "items" and not unknown_root(self.value_of(iterable.func.value)):
-            return TensorList((None, Item(self.value_of(iterable.func.value))))
+                and iterable.func.attr.value == "items":
+            mapping = self.value_of(iterable.func.value)
+            if isinstance(mapping, DictOf):
+                return TensorList((None, Item(mapping_values(mapping))))
+            if arg_path(mapping):
+                return TensorList((None, Item(Values(mapping))))
+            if not unknown_root(mapping):
+                return TensorList((None, Item(mapping)))
+            return None
+        if arg_path(source):
+            return Item(source)  # an element of a parameter (a list of tensors, ``*args``)
         return None
 
     def _bind_target(self, target: cst.BaseExpression, value: Optional[Value]) -> None:

@@ -35,6 +35,9 @@ class ClassInfo:
     is_parameter_class: bool = False  # a subclass of nn.Parameter
     defines_new: bool = False  # its own ``__new__`` (which may set requires_grad)
     containers: set[str] = field(default_factory=set)  # attributes also bound to a dict/list/set
+    # dotted paths below self whose requires_grad is switched off only under a condition: path ->
+    # the condition under which they still require grad (``not freeze``)
+    frozen_when: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,6 +55,8 @@ class FuncInfo:
     params: list[str] = field(default_factory=list)  # the parameter names, ``self`` included
     returns: list = field(default_factory=list)  # the value of each ``return`` (None: unknown)
     arg_writes: list["InplaceSite"] = field(default_factory=list)  # in-place writes into a parameter
+    star: Optional[str] = None  # the ``*args`` parameter's name
+    classmethod: bool = False  # its first parameter is the class, bound by any call
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from leaflint.model.imports import dotted
-from leaflint.model.values import Fresh, ModuleInstance, ParamIter, Value
+from leaflint.model.values import DictOf, Fresh, ModuleInstance, ParamIter, PlainTensor, TensorList, Value
 
 # Exceptions whose handler catches what torch raises for these mistakes (TypeError for a tensor
 # over a Parameter slot, RuntimeError for an in-place write on a leaf).
@@ -111,12 +111,12 @@ def is_container(node: cst.BaseExpression) -> bool:
 
 
 def common_return(returns: list[Optional[Value]]) -> Optional[Value]:
-    """What a call gives when every ``return`` gives the same fresh leaf, module kind, or
-    collection of parameters."""
+    """What a call gives when every ``return`` gives the same fresh leaf, module kind, plain
+    tensor, collection of parameters, or list or dict built in the function."""
     if not returns:
         return None
     first = returns[0]
-    if not isinstance(first, (Fresh, ModuleInstance, ParamIter)):
+    if not isinstance(first, (Fresh, ModuleInstance, ParamIter, PlainTensor, DictOf, TensorList)):
         return None
     if all(r == first for r in returns):
         return first

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from leaflint.model.facts import ClassInfo, Context, FuncInfo, Grad, InplaceSite
-from leaflint.model.values import Arg, Fresh, ModuleInstance, Value, View
+from leaflint.model.values import Arg, Attr, Fresh, Item, Key, ModuleInstance, Value, Values, View
 
 if TYPE_CHECKING:
     from leaflint.model.semantic import SemanticModel
@@ -72,6 +72,35 @@ def _instance(data: Optional[dict]) -> Optional[ModuleInstance]:
         return None
     return ModuleInstance(tuple(data["kind"]), data.get("inplace", False), data.get("frozen", False),  # type: ignore[arg-type]
                           _instance(data.get("item")))
+
+
+def path_data(value: Optional[Value]) -> list:
+    """The steps from a parameter to a write's target, innermost first: ``["attr", "P"]``,
+    ``["key", "alpha"]``, ``["item"]``, ``["values"]``, ``["view"]``."""
+    steps: list = []
+    while not isinstance(value, Arg) and value is not None:
+        if isinstance(value, Attr):
+            steps.append(["attr", value.name])
+        elif isinstance(value, Key):
+            steps.append(["key", value.key])
+        else:
+            steps.append([{Item: "item", Values: "values", View: "view"}[type(value)]])
+        value = value.base  # type: ignore[union-attr]
+    steps.reverse()
+    return steps
+
+
+def path_from(root: Value, steps: list) -> Value:
+    value = root
+    for step in steps:
+        kind = step[0]
+        if kind == "attr":
+            value = Attr(value, step[1])
+        elif kind == "key":
+            value = Key(value, step[1])
+        else:
+            value = {"item": Item, "values": Values, "view": View}[kind](value)
+    return value
 
 
 def value_data(value: Optional[Value], local: Callable[[str], str]) -> Optional[dict]:
@@ -170,6 +199,7 @@ class ProjectView:
             info.submodules = {k: m for k, v in data.get("submodules", {}).items()
                                if (m := _instance(v)) is not None}
             info.frozen = set(data.get("frozen", ()))
+            info.frozen_when = dict(data.get("frozen_when", {}))
             info.frozen_all = bool(data.get("frozen_all"))
             info.deleted_params = set(data.get("deleted", ()))
             info.containers = set(data.get("containers", ()))
@@ -193,6 +223,7 @@ class ProjectView:
         if data is not None:
             info = FuncInfo(name=pid.rpartition(":")[2], node=None, cls=None, parent=None)
             info.params = list(data.get("params", ()))
+            info.star = data.get("star")
         self._funcs[pid] = info
         return info
 
@@ -208,9 +239,7 @@ class ProjectView:
         data = self._entry(pid, "functions") or {}
         writes = []
         for write in data.get("writes", ()) if func is not None else ():
-            target: Value = Arg(write["param"])
-            for _ in range(write.get("views", 0)):
-                target = View(target)
+            target: Value = path_from(Arg(write["param"]), write.get("path", [["view"]] * write.get("views", 0)))
             grad = Grad.ON if write.get("grad") == "on" else Grad.INHERIT
             at = write["at"]
             try:
@@ -278,6 +307,7 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
             "buffers": sorted(info.buffers),
             "submodules": {k: _instance_data(v, local) for k, v in sorted(info.submodules.items())},
             "frozen": sorted(info.frozen),
+            "frozen_when": dict(sorted(info.frozen_when.items())),
             "frozen_all": info.frozen_all,
             "deleted": sorted(info.deleted_params),
             "containers": sorted(info.containers),
@@ -296,9 +326,6 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
             root = arg_root(write.target)
             if root is None:
                 continue
-            views, value = 0, write.target
-            while isinstance(value, View):
-                views, value = views + 1, value.base
             site = write.site
             if site.foreign is not None:
                 spot = site.foreign
@@ -308,9 +335,9 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
                 code = INPLACE_CODES.get(site.kind, "")
                 at = {"file": rel, "span": list(span), "target": model.text(site.target_node),
                       "noqa": [code] if code and noqa(code, span) else []}
-            writes.append({"param": root.name, "views": views, "kind": site.kind, "detail": site.detail,
+            writes.append({"param": root.name, "path": path_data(write.target), "kind": site.kind, "detail": site.detail,
                            "grad": "on" if write.grad is Grad.ON else "inherit",
                            "handled": sorted(write.handled), "at": at})
-        functions[name] = {"params": list(func.params), "writes": writes,
+        functions[name] = {"params": list(func.params), "star": func.star, "writes": writes,
                            "returns": value_data(common_return(func.returns), local)}
     return {"classes": classes, "functions": functions}

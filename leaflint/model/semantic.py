@@ -22,7 +22,8 @@ from leaflint.model.prepass import prepass
 from leaflint.model.project import ProjectView
 from leaflint.model.summaries import call_site_writes, graph_argument_writes, returned_value
 from leaflint.model.values import (
-    Attr, DataOf, Fresh, FrozenParameter, Item, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value, View,
+    Attr, DataOf, DictOf, Fresh, FrozenParameter, Item, Key, ModuleInstance, ParamItem, ParamIter, PlainTensor, SelfRef,
+    TensorList, Value, Values, View,
 )
 from leaflint.model.imports import dotted
 from leaflint.model.walk import children, walk
@@ -174,6 +175,9 @@ class SemanticModel:
                 return None
             if owner.kind[0] == "tree":
                 return None if value.name in api.TREE_PARAMETERS else owner
+            if owner.kind[0] == "torch" and owner.kind[1] in api.COMPOSITE_LAYERS:
+                # ``encoder.layers[i].linear2``: torch layers all the way down
+                return ModuleInstance(("tree", f"torch.nn.{owner.kind[1]}"), frozen=owner.frozen)
             if owner.kind[0] == "local":
                 for cls in self._class_chain(owner.kind[1]):
                     if value.name in cls.submodules:
@@ -196,6 +200,25 @@ class SemanticModel:
             chain.append(info)
             stack.extend(info.bases)
         return chain
+
+    def _frozen_when(self, value: Optional[Value]) -> Optional[str]:
+        """For a ``self.a.b`` path whose requires_grad the class switches off only under a condition
+        (``if freeze: self.emb.weight.requires_grad = False``): the condition under which it still
+        requires grad (``not freeze``)."""
+        chain = []
+        while isinstance(value, (Attr, View, ParamItem)):
+            if isinstance(value, Attr):
+                chain.append(value.name)
+            value = value.base
+        if not isinstance(value, SelfRef):
+            return None
+        chain.reverse()
+        for cls in self._class_chain(value.cls):
+            for i in range(1, len(chain) + 1):
+                when = cls.frozen_when.get(".".join(chain[:i]))
+                if when is not None:
+                    return when
+        return None
 
     def _frozen(self, value: Value) -> bool:
         """Whether a ``self.a.b`` path (or a prefix of it) was set to not require grad."""
@@ -255,6 +278,16 @@ class SemanticModel:
 
     def leaf(self, value: Optional[Value]) -> Optional[Leaf]:
         """Whether a value is a leaf that requires grad (or a view of one)."""
+        found = self._leaf(value)
+        if found is not None and found.when is None:
+            when = self._frozen_when(value)
+            if when is not None:
+                return Leaf(found.view, found.kind, when)
+        return found
+
+    def _leaf(self, value: Optional[Value]) -> Optional[Leaf]:
+        if isinstance(value, (Item, Key, Values)):
+            return self._element_leaf(value)
         if isinstance(value, Fresh):
             return Leaf(False, "tensor", when=value.when)
         if isinstance(value, ParamItem):
@@ -274,6 +307,61 @@ class SemanticModel:
             if self.parameter_slot(value.base, value.name) is True and not self._frozen(value):
                 return Leaf(False, "parameter")
         return None
+
+    def _candidates(self, value: Optional[Value]) -> Optional[list]:
+        """What a path through lists and dicts built in this file may denote: a list of values
+        (several for an element of a list whose elements differ), or None when unknown."""
+        if isinstance(value, (Item, Key, Values)):
+            bases = self._candidates(value.base)
+            if bases is None:
+                return None
+            found: list = []
+            for base in bases:
+                more = self._step(value, base)
+                if more is None:
+                    return None
+                found.extend(more)
+            return found
+        if isinstance(value, View) and isinstance(value.base, (Item, Key, Values)):
+            bases = self._candidates(value.base)
+            return None if bases is None else [View(b) for b in bases]
+        return [value]
+
+    @staticmethod
+    def _step(step: Value, base: Value) -> Optional[list]:
+        if isinstance(base, View) and isinstance(base.base, (TensorList, DictOf, ParamIter)):
+            base = base.base  # ``params[i]`` read as a view of the list: one of its elements
+        if isinstance(step, Values):
+            return [TensorList(tuple(v for _, v in base.entries))] if isinstance(base, DictOf) else [base]
+        if isinstance(base, TensorList):
+            if isinstance(step, Key) and isinstance(step.key, int):
+                return [base.items[step.key]] if -len(base.items) <= step.key < len(base.items) else None
+            return list(base.items)
+        if isinstance(base, DictOf):
+            if isinstance(step, Item):
+                return None  # iterating a dict gives its keys
+            if isinstance(step, Key) and isinstance(step.key, str):
+                named = [v for k, v in base.entries if k == step.key]
+                return named[-1:] + [v for k, v in base.entries if k is None]
+            return [v for _, v in base.entries]
+        if isinstance(base, ParamIter) and not base.named:
+            return [ParamItem(base.base)]
+        if isinstance(step, Item) and isinstance(base, (ModuleInstance, Attr, Item, View)):
+            return [Item(base)]  # an element of a module container
+        return None
+
+    def _element_leaf(self, value: Value) -> Optional[Leaf]:
+        """An element of a list or dict: ``for p in params`` reaches every element (one leaf
+        among them is enough); ``d[k]`` is one of them (all must be leaves)."""
+        candidates = self._candidates(value)
+        if not candidates or all(isinstance(c, (Item, Key, Values)) for c in candidates):
+            return None
+        leaves = [self.leaf(c) if not isinstance(c, (Item, Key, Values)) else None for c in candidates]
+        every = isinstance(value, Item) or (isinstance(value, View) and isinstance(value.base, Item))
+        known = [leaf for leaf in leaves if leaf is not None]
+        if not known or (not every and len(known) != len(leaves)):
+            return None
+        return known[0]
 
     def leaf_in_collection(self, value: Optional[Value]) -> Optional[Leaf]:
         """A leaf inside a list of tensors (``model.parameters()``, ``[w1, w2]``)."""
@@ -656,9 +744,11 @@ def _collect(module: cst.Module, project: Optional[ProjectView],
 
 
 def _return_summaries(collector: Collector) -> dict[str, Optional[Value]]:
-    """What each module-level function (defined once) returns, by name."""
-    return {name: common_return(defs[0].returns) if len(defs) == 1 else None
-            for name, defs in collector.module_functions.items()}
+    """What each module-level function (defined once) returns, by name. A plain tensor is left
+    out: it never makes a leaf by itself, and a file walked again for it costs a whole walk."""
+    found = {name: common_return(defs[0].returns) if len(defs) == 1 else None
+             for name, defs in collector.module_functions.items()}
+    return {name: None if isinstance(value, PlainTensor) else value for name, value in found.items()}
 
 
 def build_model(module: cst.Module, project: Optional[ProjectView] = None) -> SemanticModel:

@@ -22,7 +22,7 @@ import libcst as cst
 
 from leaflint.model.facts import ArgCall, CallRef, Context, DataWrite, FuncInfo, Grad, InplaceSite
 from leaflint.model.roots import MODULE
-from leaflint.model.values import Arg, PlainTensor, Value, View
+from leaflint.model.values import PATH_STEPS, Arg, Attr, Key, PlainTensor, TensorList, Value, path_root
 
 if TYPE_CHECKING:
     from leaflint.model.semantic import SemanticModel
@@ -31,37 +31,62 @@ _ROUNDS = 8  # helpers of helpers: deep enough for real code, bounded for pathol
 
 
 def arg_root(value: Optional[Value]) -> Optional[Arg]:
-    """The parameter a value is (a view of), if any."""
-    while isinstance(value, View):
-        value = value.base
-    return value if isinstance(value, Arg) else None
+    """The parameter a value is a path into (a view of it, an attribute, an element), if any."""
+    root = path_root(value)
+    return root if isinstance(root, Arg) else None
 
 
 def _substitute(value: Optional[Value], replacement: Value) -> Optional[Value]:
-    """The write's target with the parameter replaced by the caller's argument."""
-    if isinstance(value, View):
+    """The write's target with the parameter replaced by the caller's argument: the same path
+    (views, attributes, lookups, elements) from the caller's value."""
+    if isinstance(value, PATH_STEPS):
         inner = _substitute(value.base, replacement)
-        return View(inner) if inner is not None else None
+        if inner is None:
+            return None
+        if isinstance(value, Attr):
+            return Attr(inner, value.name)
+        if isinstance(value, Key):
+            return Key(inner, value.key)
+        return type(value)(inner)  # type: ignore[call-arg]
     if isinstance(value, Arg):
         return replacement
     return None
 
 
-def _bind_arguments(callee: FuncInfo, call: ArgCall) -> dict[str, tuple[Optional[Value], object]]:
-    """Parameter name -> (argument value, argument node) for one call."""
+def _bound_params(callee: FuncInfo, call: ArgCall) -> list[str]:
+    """The callee's parameters that a call's positional arguments fill, in order: without the
+    instance (``obj.m(x)``, ``self.m(x)``) or the class (a classmethod) that the call binds."""
     params = list(callee.params)
-    if call.key[0] == "method" and callee.self_name is not None and params:
+    if params and (call.key[0] == "method" and (callee.self_name is not None or callee.classmethod)
+                   or call.key[0] == "static" and callee.classmethod):
         params = params[1:]
+    return params
+
+
+def _bind_arguments(callee: FuncInfo, call: ArgCall) -> dict[str, tuple[Optional[Value], object]]:
+    """Parameter name -> (argument value, argument node) for one call; the ``*args`` parameter
+    gets the list of the extra positional arguments (its node: the first of them)."""
+    params = _bound_params(callee, call)
     bound: dict[str, tuple[Optional[Value], object]] = {}
+    extra: list[tuple[Optional[Value], object]] = []
     position = 0
     for keyword, value, node in call.args:
         if keyword is None:
             if position < len(params):
                 bound[params[position]] = (value, node)
+            else:
+                extra.append((value, node))
             position += 1
         elif keyword in params:
             bound[keyword] = (value, node)
+    if callee.star is not None and extra:
+        bound[callee.star] = (TensorList(tuple(v for v, _ in extra)), extra[0][1])
     return bound
+
+
+def _own(func: FuncInfo, name: str) -> bool:
+    """Whether ``name`` is one of ``func``'s parameters (``*args`` included), not its ``self``."""
+    return (name in func.params or name == func.star) and name != func.self_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +105,7 @@ def _initial_writes(sites: list[InplaceSite]) -> dict[int, list[ParamWrite]]:
     for site in sites:
         root = arg_root(site.target)
         func = site.ctx.func
-        if root is None or root.name not in func.params or root.name == func.self_name:
+        if root is None or not _own(func, root.name):
             continue
         if site.ctx.grad not in (Grad.ON, Grad.INHERIT):
             continue
@@ -136,7 +161,7 @@ def call_site_writes(model: "SemanticModel", calls: list[ArgCall],
                     continue
                 handled = write.handled | call.ctx.handled
                 caller = call.ctx.func
-                if arg_root(target) is not None and arg_root(target).name in caller.params:  # type: ignore[union-attr]
+                if arg_root(target) is not None and _own(caller, arg_root(target).name):  # type: ignore[union-attr]
                     grad = Grad.ON if write.grad is Grad.ON else call.ctx.grad
                     if grad in (Grad.ON, Grad.INHERIT):
                         upward.setdefault(id(caller), []).append(ParamWrite(target, write.site, grad, handled))
@@ -177,9 +202,7 @@ def _passed_callees(model: "SemanticModel", call: ArgCall, calls: list[ArgCall])
 
 def _bound_roots(callee: FuncInfo, call: ArgCall) -> dict[str, frozenset[str]]:
     """Parameter name -> the graph roots of the argument a call passes for it."""
-    params = list(callee.params)
-    if call.key[0] == "method" and callee.self_name is not None and params:
-        params = params[1:]
+    params = _bound_params(callee, call)
     bound: dict[str, frozenset[str]] = {}
     position = 0
     for (keyword, _, _), roots in zip(call.args, call.arg_roots):

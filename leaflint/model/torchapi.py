@@ -59,6 +59,17 @@ PARAMETER_FREE_LAYERS = frozenset({
 
 # Containers whose elements are modules (``nn.ModuleList([...])``): indexing or iterating gives one.
 MODULE_CONTAINERS = frozenset({"ModuleList", "Sequential", "ModuleDict"})
+# torch.nn layers made of other torch layers (``TransformerEncoder.layers[i].linear2``): below
+# them, as in a module tree from a factory, every ``weight``/``bias`` is a Parameter.
+COMPOSITE_LAYERS = frozenset({"Transformer", "TransformerEncoder", "TransformerDecoder",
+                              "TransformerEncoderLayer", "TransformerDecoderLayer"})
+# Builtins and functools/itertools calls that call a function they are given with the *elements*
+# of what follows it (not with those arguments themselves).
+ELEMENT_CALLERS = frozenset({"map", "filter", "sorted", "min", "max", "reduce", "starmap", "apply",
+                             "accumulate", "groupby", "filterfalse", "takewhile", "dropwhile", "vmap",
+                             "apply_along_axis", "tree_map", "tree_map_"})
+# Python mappings (and subclasses of them by these names): item assignment stores a value.
+DICT_CLASSES = frozenset({"dict", "collections.OrderedDict", "OrderedDict", "collections.defaultdict"})
 # Module methods that return the module itself.
 MODULE_RETURNS_SELF = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "eval",
                                  "train", "to_empty", "type"})

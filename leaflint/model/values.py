@@ -116,8 +116,45 @@ class Item:
 
 @dataclass(frozen=True)
 class TensorList:
+    """A list (or tuple) of values: ``[w1, w2]``, a list filled by ``append``, a function's
+    ``*args``."""
+
     items: tuple
 
 
+@dataclass(frozen=True)
+class Key:
+    """``base[k]`` that is not a tensor view: a lookup in a mapping or a list (``edge["alpha"]``).
+    ``key`` is the literal key (a string or an int), or None when the key is not a literal."""
+
+    base: "Value"
+    key: Optional[Union[str, int]] = None
+
+
+@dataclass(frozen=True)
+class Values:
+    """``base.values()``: iterating it gives the mapping's values, not its keys."""
+
+    base: "Value"
+
+
+@dataclass(frozen=True)
+class DictOf:
+    """A dict built here and filled by item assignment: ``d = {}; d["alpha"] = nn.Parameter(..)``.
+    ``entries`` are (literal key or None, value) in the order they were stored."""
+
+    entries: tuple = ()
+
+
 Value = Union[Fresh, FrozenParameter, SelfRef, Attr, ModuleInstance, ParamIter, ParamItem, GroupList, GroupItem,
-              View, DataOf, PlainTensor, TensorList, Arg, Item]
+              View, DataOf, PlainTensor, TensorList, Arg, Item, Key, Values, DictOf]
+
+# Steps of a path into an argument: what the summaries substitute the caller's value into.
+PATH_STEPS = (View, Attr, Key, Item, Values)
+
+
+def path_root(value: Optional[Value]) -> Optional[Value]:
+    """The value a chain of views, attributes, lookups and elements starts from."""
+    while isinstance(value, PATH_STEPS):
+        value = value.base
+    return value

@@ -25,12 +25,22 @@ References:
 """
 
 
+def condition(when: str, width: int = 1000) -> str:
+    """``flag`` -> "`flag` is true"; ``not freeze`` -> "`freeze` is false"."""
+    if when.startswith("not ") and not when.startswith("not ("):
+        return f"`{short(when[4:], width)}` is false"
+    return f"`{short(when, width)}` is true"
+
+
 def describe_target(model: SemanticModel, site: InplaceSite, width: int = 1000) -> str:
     leaf = model.leaf(site.target)
     text = short(model.text(site.target_node), width)
     what = "a parameter" if leaf is not None and leaf.kind == "parameter" else "a tensor created with requires_grad=True"
-    if leaf is not None and leaf.when is not None:
-        what = f"a tensor created with requires_grad={leaf.when} (a leaf that requires grad when `{leaf.when}` is true)"
+    if leaf is not None and leaf.when is not None and leaf.kind == "parameter":
+        what = (f"a parameter whose requires_grad is switched off only under a condition (a leaf that requires "
+                f"grad when {condition(leaf.when)})")
+    elif leaf is not None and leaf.when is not None:
+        what = f"a tensor created with requires_grad={leaf.when} (a leaf that requires grad when {condition(leaf.when)})"
     elif leaf is not None:
         what += " (a leaf that requires grad)"
     described = f"`{text}`, a view of {what}" if leaf is not None and leaf.view else f"`{text}`, {what}"
@@ -49,7 +59,7 @@ def brief_target(model: SemanticModel, site: InplaceSite) -> str:
     leaf = model.leaf(site.target)
     what = "parameter" if leaf is not None and leaf.kind == "parameter" else "tensor"
     view = "view of a " if leaf is not None and leaf.view else ""
-    when = f" when `{short(leaf.when, 24)}` is true" if leaf is not None and leaf.when is not None else ""
+    when = f" when {condition(leaf.when, 24)}" if leaf is not None and leaf.when is not None else ""
     return f"`{short(model.text(site.target_node), 24)}` ({view}leaf {what}{when})"
 
 
@@ -133,9 +143,15 @@ class Net(nn.Module):
         self.bias = nn.Parameter(torch.empty(8))
         nn.init.zeros_(self.bias)          # or: with torch.no_grad(): self.bias.zero_()
 ```
-A helper that writes its own argument in place (`def init_table(t): t[:, 0] = 0`) is reported
-at the write, where torch raises, when some call passes it a leaf with grad on; the message
-names that call (`init_table(emb.weight)`). This holds for every LL1 rule, and across the
+A helper that writes its own argument in place (`def init_table(t): t[:, 0] = 0`), or a path
+into it (`model.P[u] = v`, each element of a list or of `*args` it is given, `edge["alpha"]`),
+is reported at the write, where torch raises, when some call passes it a leaf with grad on (an
+instance whose class makes `P` a Parameter, a list or dict holding leaves); the message names
+that call (`init_table(emb.weight)`). A function of the file handed to a call outside it together
+with its arguments (`functools.partial(fn, model)`, `executor.submit(fn, model)`) counts as
+called with them. A parameter whose requires_grad is switched off only under a condition
+(`if freeze: emb.weight.requires_grad = False`) is reported with that condition ("when
+`freeze` is false"). This holds for every LL1 rule, and across the
 modules of a project (the project index): a helper in `utils.py` called from `model.py` is
 reported at its write in `utils.py`, the message naming the call and the module that makes it.
 
