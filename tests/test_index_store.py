@@ -194,3 +194,35 @@ def test_a_corrupt_record_of_one_file_is_read_again(tmp_path, later):
     data["files"]["pkg/models.py"] = [sig, "0" * 40, may_hold, [[0, "torch", "not a list"]]]
     entry.write_text(json.dumps(data))
     assert FINDING in check(root, tmp_path / "c")[0]
+
+
+def test_a_file_changed_while_it_is_parsed_keeps_no_summary_under_its_old_digest(tmp_path, later, monkeypatch):
+    """models.py is recorded, then changes between the index's look at it and its parse: the
+    summary of what was parsed must not be kept under the recorded digest (a later return to the
+    recorded content would read the other content's summary)."""
+    root = write(tmp_path / "p")
+    check(root, tmp_path / "c", [root])
+    models = root / "pkg/models.py"
+    (root / "pkg/models.py").write_text(MODELS + "# recorded\n")
+    monkeypatch.setattr(store_mod, "_now", lambda: time.time_ns() + 120 * 10**9)
+    check(root, tmp_path / "c")  # models.py recorded with its new content
+    assert on_record(root, tmp_path / "c", "pkg/models.py")
+    real = run_mod.engine.parse_all
+
+    def change_first(items, *args, **kwargs):
+        if any(path.endswith("models.py") for path, _, _ in items):
+            models.write_text(FROZEN + "# changed while parsed\n")
+        return real(items, *args, **kwargs)
+
+    (root / "pkg/train.py").write_text(TRAIN + "# edited\n")
+    for entry in (tmp_path / "c").glob("??/*.json"):  # no per-file entry and no summary on
+        entry.unlink()  # record: models.py is parsed
+    [index] = list((tmp_path / "c" / "index").glob("*.idx"))
+    data = json.loads(index.read_text())
+    del data["summaries"]["pkg/models.py"]
+    index.write_text(json.dumps(data))
+    monkeypatch.setattr(run_mod.engine, "parse_all", change_first)
+    check(root, tmp_path / "c")
+    monkeypatch.setattr(run_mod.engine, "parse_all", real)
+    models.write_text(MODELS + "# recorded\n")  # back to the recorded content
+    assert FINDING in check(root, tmp_path / "c")[0]

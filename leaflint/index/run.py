@@ -216,14 +216,23 @@ class IndexRun:
                 if result.summary is not None and not result.internal_error:
                     summaries.setdefault(rel, result.summary)
                 done(index, result)
+        parsed = {rel for rel, _ in owners}
         for rel in wave:
             summary = summaries.get(rel)
             text = texts.get(rel)
             if summary is not None and text is None:
                 text = canonical(summary)
-                if rel in summary_keys:
+                # a parse reads the file again: its summary is kept under the recorded digest
+                # only if the file has not changed since it was recorded
+                if rel in summary_keys and (rel not in parsed or self._unchanged(rel)):
                     self.store.keep_summary(rel, summary_keys[rel], text)
             self.publish(self.nodes[rel], summary, reads[rel], text)
+
+    def _unchanged(self, rel: str) -> bool:
+        try:
+            return self.store.known(rel, os.stat(self.nodes[rel].path)) is not None
+        except OSError:
+            return False
 
     def _syntax_errors(self, node: Node, path: str) -> engine.FileResult:
         """LL001 of a checked file that the prefilter skips (CPython's parser; never cached)."""
