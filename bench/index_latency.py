@@ -3,7 +3,7 @@
 
     python bench/index_latency.py                          # peft from the corpus, 5 rounds
     python bench/index_latency.py --project /path/to/proj --rounds 7 --json out.json
-    python bench/index_latency.py --compare /work/main     # also the cold check of another checkout
+    python bench/index_latency.py --compare /work/main     # the same leaflint commands of another checkout too
 
 The project is copied to a temporary directory (with a ``pyproject.toml``, so it is its own
 root). Each round runs every command once, in turn (interleaved; child processes, ``--jobs 1``
@@ -15,7 +15,16 @@ so the figures do not depend on the other load's share of the cores); the table 
 * warm: the same command again, every entry in the cache (no parse, no libcst import);
 * one file, warm index: the cache primed by a whole-project run, then one file that imports
   other modules of the project edited (a comment appended, so its own entry misses) and
-  checked alone, as pre-commit does; against ``python -c "import libcst, click"``.
+  checked alone, as pre-commit does; against ``python -c "import libcst, click"``;
+* the parse floor of that one file: ``python -c "import libcst, click; libcst.parse_module(FILE)"``
+  (what any check that parses the edited file with libcst pays at least).
+
+The project's files are older than the index's racy margin (``leaflint/index/store.py``) when
+the rounds begin: the cache is primed twice, 4 s apart, as a project whose files were written
+some time ago. With ``--compare``, the other checkout's cold, warm and one-file runs are
+interleaved with these (each checkout with its own primed cache). Besides the wall-clock
+medians, the table gives the median CPU time (user + system) of each child: on a loaded
+machine it is the steadier figure.
 
 Targets (issue 13): cold <= 1.5x bare parse; one file <= 1.5x the import; warm <= 0.05x cold.
 Stdlib only; ``LEAFLINT_CORPUS_DIR`` (default /work/corpus) holds the corpus.
@@ -50,13 +59,18 @@ for path in open(sys.argv[1]).read().split("\\n"):
 IMPORTS = re.compile(r"^\s*(?:from\s+\.|from\s+(\w+)|import\s+(\w+))", re.MULTILINE)
 
 
-def timed(argv: list[str], env: dict, cwd: str) -> float:
+def timed(argv: list[str], env: dict, cwd: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the child)."""
     start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
-    return elapsed
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode not in (0, 1):
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {errors.read().decode()[-2000:]}")
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def discovered(env: dict, project: Path) -> list[str]:
@@ -116,8 +130,16 @@ def main() -> None:
     lines = sum(Path(f).read_text(encoding="utf-8", errors="replace").count("\n") for f in files)
 
     lint = [python, "-m", "leaflint", "check", "--isolated", "--jobs", "1", "--exit-zero"]
-    primed = work / "cache-primed"
-    timed(lint + ["--cache-dir", str(primed), str(project)], env, str(work))
+    other = dict(base_env, PYTHONPATH=str(Path(args.compare).resolve())) if args.compare else None
+    if other is not None:
+        subprocess.run([python, "-m", "compileall", "-q", str(Path(args.compare) / "leaflint")], env=other,
+                       check=False)
+    primed, primed_other = work / "cache-primed", work / "cache-primed-other"
+    for _ in range(2):  # the second time, the files are older than the index's racy margin
+        time.sleep(4)
+        timed(lint + ["--cache-dir", str(primed), str(project)], env, str(work))
+        if other is not None:
+            timed(lint + ["--cache-dir", str(primed_other), str(project)], other, str(work))
     original = target.read_bytes()
     counter = iter(range(1_000_000))
 
@@ -125,51 +147,72 @@ def main() -> None:
         fresh = work / f"cache-{next(counter)}"
         return lint + ["--cache-dir", str(fresh), str(project)]
 
-    def edited() -> list[str]:
-        target.write_bytes(original + f"\n# edit {next(counter)}\n".encode())
-        return lint + ["--cache-dir", str(primed), str(target)]
+    def edited(cache: Path):
+        def make() -> list[str]:
+            target.write_bytes(original + f"\n# edit {next(counter)}\n".encode())
+            return lint + ["--cache-dir", str(cache), str(target)]
+        return make
 
+    floor = f"import libcst, click; libcst.parse_module(open({str(target)!r}, 'rb').read())"
     commands = {
         "bare libcst parse of the same files": (lambda: [python, str(work / "parse.py"), str(listing)], env),
         "leaflint check DIR, cold (empty cache)": (cold, env),
         "leaflint check DIR, warm (cache primed)": (lambda: lint + ["--cache-dir", str(primed), str(project)], env),
         "python -c 'import libcst, click' (baseline)": (lambda: [python, "-c", "import libcst, click"], base_env),
-        "leaflint check FILE, warm index (FILE edited)": (edited, env),
+        "leaflint check FILE, warm index (FILE edited)": (edited(primed), env),
+        "parse floor: import libcst, click + parse_module(FILE)": (lambda: [python, "-c", floor], base_env),
     }
-    if args.compare:
-        other = dict(base_env, PYTHONPATH=str(Path(args.compare).resolve()))
+    if other is not None:
         commands[f"{args.compare}: leaflint check DIR, cold"] = (cold, other)
+        commands[f"{args.compare}: leaflint check DIR, warm"] = (
+            lambda: lint + ["--cache-dir", str(primed_other), str(project)], other)
+        commands[f"{args.compare}: leaflint check FILE, warm index"] = (edited(primed_other), other)
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     loads = [os.getloadavg()[0]]
     for _ in range(args.rounds):
         for name, (make, run_env) in commands.items():
-            times[name].append(timed(make(), run_env, str(work)))
-            if name.startswith("leaflint check FILE"):
+            wall, used = timed(make(), run_env, str(work))
+            times[name].append(wall)
+            cpu[name].append(used)
+            if target.read_bytes() != original:
                 target.write_bytes(original)
     loads.append(os.getloadavg()[0])
     median = {name: statistics.median(values) for name, values in times.items()}
+    median_cpu = {name: statistics.median(values) for name, values in cpu.items()}
     names = list(commands)
-    parse, cold_s, warm_s, base, one = (median[n] for n in names[:5])
     file_lines = original.count(b"\n")
     print(f"{source.name}: {len(files)} files, {lines:,} lines; FILE = {target.relative_to(project)} "
           f"({file_lines} lines); {args.rounds} interleaved rounds, --jobs 1; "
           f"load average {loads[0]:.1f} -> {loads[1]:.1f}\n")
-    print("| command | median s |")
-    print("|---|---:|")
+    print("| command | median s | median CPU s |")
+    print("|---|---:|---:|")
     for name in names:
-        print(f"| {name} | {median[name]:.3f} |")
-    ratios = {"cold / bare parse": cold_s / parse, "one file / import libcst, click": one / base,
-              "warm / cold": warm_s / cold_s}
-    if args.compare:
-        ratios["cold / cold of the other checkout"] = cold_s / median[names[5]]
-    print()
+        print(f"| {name} | {median[name]:.3f} | {median_cpu[name]:.3f} |")
+
+    def ratios_of(m: dict) -> dict:
+        parse, cold_s, warm_s, base, one, floor_s = (m[n] for n in names[:6])
+        found = {"cold / bare parse": cold_s / parse, "one file / import libcst, click": one / base,
+                 "warm / cold": warm_s / cold_s, "parse floor / import libcst, click": floor_s / base}
+        if other is not None:
+            cold_o, warm_o, one_o = (m[n] for n in names[6:9])
+            found.update({f"{args.compare}: cold / bare parse": cold_o / parse,
+                          f"{args.compare}: one file / import libcst, click": one_o / base,
+                          f"{args.compare}: warm / cold": warm_o / cold_o,
+                          f"one file / {args.compare}'s one file": one / one_o})
+        return found
+
+    ratios, ratios_cpu = ratios_of(median), ratios_of(median_cpu)
+    print("\n| ratio | wall | CPU |")
+    print("|---|---:|---:|")
     for name, value in ratios.items():
-        print(f"- {name}: {value:.3f}")
+        print(f"| {name} | {value:.3f} | {ratios_cpu[name]:.3f} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"project": source.name, "files": len(files), "lines": lines,
                                                "file": str(target.relative_to(project)), "rounds": args.rounds,
-                                               "load": loads, "times": times, "median": median,
-                                               "ratios": ratios}, indent=2))
+                                               "load": loads, "times": times, "cpu": cpu, "median": median,
+                                               "median_cpu": median_cpu, "ratios": ratios,
+                                               "ratios_cpu": ratios_cpu}, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -3,8 +3,9 @@ everything else that changes them.
 
 An entry's key hashes, in order: a fingerprint of this leaflint (its version and the size and
 mtime of its own source files, so an edited checkout never reads stale entries), the Python
-and libcst versions, the enabled rule codes, the file's suffix, and the file's bytes. A hit
-returns the findings without reading libcst. Findings are stored without their filename; the
+and libcst versions, the enabled rule codes, the file's suffix, and the digest of the file's
+bytes (``content_digest``: the project index keeps it, so a key can be made without reading
+the file again, ``leaflint/index/store.py``). A hit returns the findings without reading libcst. Findings are stored without their filename; the
 caller re-stamps the display path, so a cached file prints byte-identically to a fresh run.
 
 Layout: ``<dir>/<key[:2]>/<key[2:]>.json``, one JSON document per file. Writes go to a
@@ -36,7 +37,7 @@ from leaflint.findings import Finding
 
 ENV_VAR = "LEAFLINT_CACHE_DIR"
 DEFAULT_DIRNAME = ".leaflint_cache"
-FORMAT = 3  # bump when the entry layout changes
+FORMAT = 4  # bump when the entry layout or the key changes
 _ROOT_MARKERS = ("pyproject.toml", ".git")
 # Parts of the package that cannot change what a file's findings are.
 _UNRELATED = frozenset({"__pycache__", "probe", "report"})
@@ -113,6 +114,11 @@ def fingerprint() -> str:
     return json.dumps(data, sort_keys=True)
 
 
+def content_digest(data: bytes) -> str:
+    """The digest of a file's bytes, as entry keys hold it."""
+    return blake2b(data, digest_size=20).hexdigest()
+
+
 class KeyMaker:
     """Computes entry keys; picklable, so pool workers hash exactly as the main process does."""
 
@@ -124,10 +130,14 @@ class KeyMaker:
         """The key of a file with these bytes (its suffix counts: ``.ipynb`` reads differently);
         ``extra``: anything else its findings depend on (the digests of the project index's
         summaries it reads)."""
+        return self.key_of(content_digest(data), filename, extra)
+
+    def key_of(self, digest: str, filename: str, extra: str = "") -> str:
+        """``key`` from the ``content_digest`` of the bytes."""
         h = blake2b(self.prefix, digest_size=20)
         h.update(os.path.splitext(filename)[1].encode())
         h.update(b"\0")
-        h.update(data)
+        h.update(digest.encode())
         if extra:
             h.update(b"\0index\0")
             h.update(extra.encode())
@@ -213,23 +223,40 @@ class Cache:
         entry = {"key": key, "findings": [finding_to_entry(f, own, root) for f in findings]}
         if summary is not None:
             entry["summary"] = summary
-        payload = json.dumps(entry, separators=(",", ":")).encode()
-        target = self._path(key)
+        if self._publish(self._path(key), json.dumps(entry, separators=(",", ":")).encode()):
+            self.writes += 1
+
+    def read_blob(self, name: str) -> Optional[bytes]:
+        """The bytes of ``name`` (a path under the directory, ``/``-separated), None when unreadable."""
+        try:
+            with open(os.path.join(self.directory, *name.split("/")), "rb") as handle:
+                return handle.read()
+        except OSError:
+            return None
+
+    def write_blob(self, name: str, payload: bytes) -> bool:
+        """Publish ``payload`` as ``name`` (whole or not at all, as an entry is); False on failure."""
+        return self._publish(os.path.join(self.directory, *name.split("/")), payload)
+
+    def _publish(self, target: str, payload: bytes) -> bool:
+        """Write to a temporary file in the target's directory, then ``os.replace``: readers see
+        the old file or the new one, never a part. Any OSError: False, nothing left behind."""
         tmp = None
         try:
             if not self._prepared:
                 self._prepare()
             directory = os.path.dirname(target)
             os.makedirs(directory, exist_ok=True)
-            tmp = os.path.join(directory, f".{key[2:12]}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+            name = os.path.basename(target)
+            tmp = os.path.join(directory, f".{name[:10]}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
             os.replace(tmp, target)
             tmp = None
-            self.writes += 1
+            return True
         except OSError:
-            pass
+            return False
         finally:
             if tmp is not None:
                 try:

@@ -24,5 +24,11 @@ A file's cache key holds the *digests* of the summaries it reads, and a summary'
 its own imports' digests: an edit that changes what ``models.py`` says invalidates every file
 that reads it, directly or through others; an edit that changes nothing it says (a comment, a
 body) invalidates nothing else.
+
+**The index's own entry** (``store``): one file per project root in the cache directory keeps,
+per module, its stat signature, content digest, prefilter verdict and scanned imports, and its
+summary under its key. A run reads only the files whose signature changed (or that were too
+young to trust: the racy margin) and opens no per-file entry for a module it reads only for its
+summary; what the summaries say, and so every key, is the same as if every file had been read.
 """
 

@@ -16,6 +16,7 @@ _IMPORT = re.compile(
     re.MULTILINE,
 )
 _NAME = re.compile(r"^[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*$")
+_FILE, _DIR = 1, 2  # the kinds of a directory's entries in ``Layout._listing``
 
 
 @dataclass
@@ -98,8 +99,9 @@ class Layout:
         self._files: dict[str, bool] = {}
         self._dirs: dict[str, bool] = {}
         self._source_roots: dict[str, str] = {}
-        self._names: dict[str, frozenset[str]] = {}  # directory -> its entries' module names
+        self._listings: dict[str, dict[str, int]] = {}  # directory -> {entry: its kind}
         self._resolved: dict[tuple[str, int, str], Optional[str]] = {}
+        self._directories: dict[str, str] = {}  # path -> its absolute directory
         self._rels: dict[str, Optional[str]] = {}
         self._modules: dict[str, tuple[str, str]] = {}
 
@@ -121,8 +123,27 @@ class Layout:
     def _is_file(self, path: str) -> bool:
         known = self._files.get(path)
         if known is None:
-            known = self._files[path] = os.path.isfile(path) and self._allowed(path)
+            directory, name = os.path.split(path)
+            known = self._files[path] = self._listing(directory).get(name) == _FILE and self._allowed(path)
         return known
+
+    def _listing(self, directory: str) -> dict[str, int]:
+        """A directory's entries and their kinds (``_FILE``, ``_DIR``, other), listed once:
+        resolution asks about the same few directories for every import of every module."""
+        listing = self._listings.get(directory)
+        if listing is None:
+            listing = {}
+            try:
+                with os.scandir(directory) as entries:
+                    for entry in entries:
+                        try:
+                            listing[entry.name] = _FILE if entry.is_file() else _DIR if entry.is_dir() else 0
+                        except OSError:
+                            listing[entry.name] = 0
+            except OSError:
+                pass
+            self._listings[directory] = listing
+        return listing
 
     def _allowed(self, path: str) -> bool:
         """Not excluded by the configuration or .gitignore, nor is any directory above it."""
@@ -131,7 +152,7 @@ class Layout:
         if self.discovery.excluded_name(path) or self.discovery.ignored(path, False):
             return False
         directory = os.path.dirname(path)
-        while directory.startswith(self.root.rstrip(os.sep) + os.sep):
+        while directory.startswith(self._prefix):
             known = self._dirs.get(directory)
             if known is None:
                 known = self._dirs[directory] = not (self.discovery.excluded_name(directory)
@@ -145,8 +166,7 @@ class Layout:
         found = self._source_roots.get(directory)
         if found is None:
             found = directory
-            while found.startswith(self.root.rstrip(os.sep) + os.sep) \
-                    and os.path.isfile(os.path.join(found, "__init__.py")):
+            while found.startswith(self._prefix) and self._listing(found).get("__init__.py") == _FILE:
                 found = os.path.dirname(found)
             self._source_roots[directory] = found
         return found
@@ -169,36 +189,38 @@ class Layout:
             return package, package
         return (f"{package}.{stem}" if package else stem), package
 
-    def _module_names(self, directory: str) -> frozenset[str]:
-        """The names a directory offers to imports (its ``.py`` files' stems, its directories)."""
-        names = self._names.get(directory)
-        if names is None:
-            try:
-                entries = os.listdir(directory)
-            except OSError:
-                entries = []
-            names = self._names[directory] = frozenset(e[:-3] if e.endswith(".py") else e for e in entries)
-        return names
-
     def _candidate(self, base: str, parts: list[str]) -> Optional[str]:
-        if parts and parts[0] not in self._module_names(base):
-            return None  # (most imports: torch, typing, os; one listing per directory)
         if not parts:
             init = os.path.join(base, "__init__.py")
             return init if self._is_file(init) else None
-        module = os.path.join(base, *parts)
-        for candidate in (module + ".py", os.path.join(module, "__init__.py")):
+        directory = base
+        for part in parts[:-1]:  # each a directory, seen in its parent's listing (most imports
+            if self._listing(directory).get(part) != _DIR:  # stop here: torch, typing, os)
+                return None
+            directory = os.path.join(directory, part)
+        last = parts[-1]
+        listing = self._listing(directory)
+        if listing.get(last + ".py") == _FILE:
+            candidate = os.path.join(directory, last + ".py")
+            if self._is_file(candidate):
+                return candidate
+        if listing.get(last) == _DIR:
+            candidate = os.path.join(directory, last, "__init__.py")
             if self._is_file(candidate):
                 return candidate
         return None
 
     def resolve(self, path: str, level: int, dotted: str) -> Optional[str]:
         """The file an import of ``dotted`` (``level`` dots) in ``path`` reads, when in the project."""
-        directory = os.path.dirname(os.path.abspath(path))
-        key = (directory, level, dotted)
-        if key not in self._resolved:
-            self._resolved[key] = self._resolve(directory, level, dotted)
-        return self._resolved[key]
+        directory = self._directories.get(path)
+        if directory is None:
+            directory = self._directories[path] = os.path.dirname(os.path.abspath(path))
+        # an absolute import reads the same file from every directory of one source root
+        key = (directory, level, dotted) if level else (self._source_root(directory), 0, dotted)
+        found = self._resolved.get(key, False)
+        if found is False:
+            found = self._resolved[key] = self._resolve(directory, level, dotted)
+        return found  # type: ignore[return-value]
 
     def _resolve(self, directory: str, level: int, dotted: str) -> Optional[str]:
         parts = [p for p in dotted.split(".") if p]
@@ -223,6 +245,10 @@ class Layout:
 
     def imports(self, path: str, text: str) -> Imports:
         """The project modules ``text`` (the file at ``path``) imports, and what it re-exports."""
+        return self.resolve_all(path, scan(text))
+
+    def resolve_all(self, path: str, scanned: list) -> Imports:
+        """``imports`` from the ``scan`` of the file's text."""
         result = Imports()
         module, package = self.module_of(path)
         deps: set[str] = set()
@@ -234,7 +260,7 @@ class Layout:
                 deps.add(rel)
             return rel
 
-        for level, name, pairs in scan(text):
+        for level, name, pairs in scanned:
             if level:
                 full = absolute(package, level, name or None)
                 if full is None:

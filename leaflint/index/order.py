@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Iterable
 
 try:  # the builtin module (see leaflint/cache.py)
@@ -12,9 +11,10 @@ except ImportError:  # pragma: no cover
     from hashlib import blake2b
 
 
-def digest(summary: dict, dep_digests: Iterable[str]) -> str:
-    """A summary's digest: its own data and the digests of the summaries it was computed from."""
-    h = blake2b(json.dumps(summary, sort_keys=True, separators=(",", ":")).encode(), digest_size=16)
+def digest(text: str, dep_digests: Iterable[str]) -> str:
+    """A summary's digest: its canonical JSON text (``store.canonical``) and the digests of the
+    summaries it was computed from."""
+    h = blake2b(text.encode(), digest_size=16)
     for item in dep_digests:
         h.update(item.encode())
     return h.hexdigest()
