@@ -356,6 +356,12 @@ class Collector(Evaluator, cst.CSTVisitor):
             for target in node.targets:
                 for name in _names_bound(target.target):
                     self._event("use", name)
+        elif self.grad[-1] is not Grad.OFF and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            # ``out = a.sigmoid()``: part of a graph when a source is a leaf that requires grad;
+            # the model decides that (``SemanticModel.derives_from_leaf``), once leaves are known
+            sources = tuple(v for v, _ in self.graph_sources(node.value))
+            if sources:
+                self._event("derive", (node.targets[0].target.value, sources))
 
     def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
         if original_node.value is not None:
@@ -378,6 +384,14 @@ class Collector(Evaluator, cst.CSTVisitor):
             self._record_attr_assign(stmt, owner, target.value, target.attr.value, value, value_node)
             return
         if isinstance(target, cst.Subscript):
+            if isinstance(target.value, cst.Attribute) and target.value.attr.value == "_parameters":
+                # ``m._parameters[name] = v``: registers ``v`` as m's parameter, unchecked
+                key = target.slice[0].slice if len(target.slice) == 1 else None
+                name = key.value.value.strip("'\"") if isinstance(key, cst.Index) \
+                    and isinstance(key.value, cst.SimpleString) else "<name>"
+                owner_node = target.value.value
+                self._record_attr_assign(stmt, self.value_of(owner_node), owner_node, name, value, value_node)
+                return
             base = self.value_of(target.value)
             if isinstance(base, DataOf):
                 self._data_write("setitem", stmt, target.value.value if isinstance(target.value, cst.Attribute) else target.value, value_node, through=base)
@@ -470,6 +484,14 @@ class Collector(Evaluator, cst.CSTVisitor):
             return
         target = node.target
         if isinstance(target, cst.Subscript):
+            if isinstance(target.value, cst.Attribute) and target.value.attr.value == "_parameters":
+                # ``m._parameters[name] = v``: registers ``v`` as m's parameter, unchecked
+                key = target.slice[0].slice if len(target.slice) == 1 else None
+                name = key.value.value.strip("'\"") if isinstance(key, cst.Index) \
+                    and isinstance(key.value, cst.SimpleString) else "<name>"
+                owner_node = target.value.value
+                self._record_attr_assign(stmt, self.value_of(owner_node), owner_node, name, value, value_node)
+                return
             base = self.value_of(target.value)
             if isinstance(base, DataOf):
                 self._data_write("augassign", node, target.value.value if isinstance(target.value, cst.Attribute) else target.value, node.value, through=base)

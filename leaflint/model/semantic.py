@@ -435,7 +435,17 @@ class SemanticModel:
                     if prev_kind == "use" and prev_stmt != stmt_id and _related(payload, write.path):
                         flagged.add(id(write))
                         break
+                    if prev_kind == "derive" and prev_stmt != stmt_id and self.derives_from_leaf(payload, write.path):
+                        flagged.add(id(write))
+                        break
         return flagged
+
+    def derives_from_leaf(self, payload: tuple, path: str) -> bool:
+        """A ``derive`` event (``out = a.sigmoid()``, grad on) binds ``path`` (or its base name)
+        to a value computed from a leaf that requires grad: the value is part of that graph, and
+        a ``.data`` write on it before backward() changes what backward reads, unseen."""
+        name, sources = payload
+        return (path == name or path.startswith(name + ".")) and any(self.leaf(v) is not None for v in sources)
 
     def text(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node).strip()

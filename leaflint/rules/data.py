@@ -102,6 +102,9 @@ def graph_advice(model: SemanticModel, write: DataWrite, found: Harm, plan) -> s
                 f"`F.linear(x, value, bias)`) or register a parametrization "
                 f"(`torch.nn.utils.parametrize.register_parametrization`); to store it on purpose, "
                 f"write `{text}.data = value.detach()`")
+    if found.kind == "noise-in-forward":
+        return ("add the noise to a copy used for this call only (e.g. `F.linear(x, w + torch.randn_like(w) * std, b)`): "
+                "the stored weights stay clean and the gradient sees the noise")
     if found.kind == "mask-in-forward":
         return ("apply the mask functionally on every call instead (e.g. `F.linear(x, F.dropout(w_raw, p), b)`), "
                 "or register a parametrization")

@@ -227,6 +227,14 @@ def _registers(assign: AttrAssign) -> bool:
         and node.func.attr.value == "register_parameter"
 
 
+def _stores_into_parameters(assign: AttrAssign) -> bool:
+    """``owner._parameters[name] = value``: registration that bypasses nn.Module's type check."""
+    node = assign.node
+    return isinstance(node, cst.Assign) and any(
+        isinstance(t.target, cst.Subscript) and isinstance(t.target.value, cst.Attribute)
+        and t.target.value.attr.value == "_parameters" for t in node.targets)
+
+
 def _plain_tensor(value, in_forward: bool) -> bool:
     """A tensor that is not an nn.Parameter. A fresh leaf that requires grad
     (``torch.zeros(n, requires_grad=True)``) is one too; inside forward LL301 reports it."""
@@ -288,6 +296,10 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
             if _registers(assign):
                 yield self._registered(model, assign)
                 continue
+            if _stores_into_parameters(assign):
+                if model.in_forward(assign.ctx):
+                    yield self._stored(model, assign)
+                continue  # outside forward: a deliberate swap (functional calls, meta-learning clones)
             if not model.holds_parameter_before(assign):
                 continue
             target = _target_text(model, assign)
@@ -298,6 +310,19 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                 f"\"TypeError: cannot assign ... as parameter '{assign.attr}' (torch.nn.Parameter or None expected)\"; "
                 f"wrap the value in `nn.Parameter(...)` (outside forward) or update in place with "
                 f"`with torch.no_grad(): {target}.copy_(value)`"))
+
+    def _stored(self, model: SemanticModel, assign: AttrAssign) -> Report:
+        owner = short(model.text(assign.owner_node), 24)
+        value = model.text(assign.value_node)
+        return Report(assign.node, (
+            f"`{owner}._parameters[...]` is given a computed tensor in forward: parameters() lists a non-leaf"),
+            detail=(
+            f"`{owner}._parameters[...] = {short(value, 60)}` inside forward stores a tensor that is not an "
+            f"nn.Parameter straight into the module's parameter table, past nn.Module's check: after a forward, "
+            f"`parameters()` yields this computed tensor (an optimizer built then raises \"can't optimize a "
+            f"non-leaf Tensor\", state_dict saves it), and the real parameter it came from is no longer listed; "
+            f"remove the Parameter once (`del {owner}._parameters[name]`) and set the computed tensor as a plain "
+            f"attribute (`setattr({owner}, name, value)`), or use `torch.nn.utils.parametrize`"))
 
     def _registered(self, model: SemanticModel, assign: AttrAssign) -> Report:
         owner = short(model.text(assign.owner_node), 24)
