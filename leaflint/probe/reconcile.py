@@ -308,6 +308,9 @@ def _confirm_text(code: str, hits: list[schema.Event]) -> str:
         why = set(write.get("why") or ())
         if "forward" in why:
             parts.append("inside forward: the mask is written into the weights on every call, bypassing autograd")
+        if "noise" in why:
+            parts.append("inside forward: random values drawn in this forward are added into the weights, on every "
+                         "call, bypassing autograd")
         vg = write.get("value_graph")
         if vg:
             leaves = ", ".join(f"`{x}`" for x in vg.get("leaves") or () if x)

@@ -301,6 +301,65 @@ def _record_param_assign(module, name, value, err):
         state.emit(rec, key)
 
 
+class _ParameterTable(dict):
+    """A module's ``_parameters``, reporting item stores that bypass nn.Module's type check
+    (``m._parameters[name] = tensor``: LL303's store in forward). Reads stay dict's own (C);
+    pickling and copying give a plain dict, so nothing saved depends on the probe."""
+
+    __slots__ = ("owner",)
+
+    def __setitem__(self, name, value):
+        dict.__setitem__(self, name, value)
+        if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
+            try:
+                _record_table_store(self.owner, name, value)
+            except Exception as exc:
+                state.failed("_parameters store", exc)
+
+    def __reduce__(self):
+        return dict, (dict(self),)
+
+
+def _record_table_store(owner: str, name, value) -> None:
+    with torch._C.DisableTorchFunction():
+        frame, real, via = _hook_user_frame()
+        fwd = describe.forward_stack()
+        if frame is None or via is not None:
+            return  # torch's own swaps (functional_call, stateless) are not the user's store
+        key = ("param_store", frame.f_code, frame.f_lasti, bool(fwd))
+        if key in state.STATE.written:
+            return
+        tensor = describe.tensor_info(value).get("tensor")
+        rec: schema.ParamAssign = {"k": schema.PARAM_ASSIGN, "op": "tensor stored into _parameters", "code": "LL303",
+                                   "codes": ["LL303"] if fwd else [], "param": f"{owner}.{name}", "tensor": tensor}
+        rec["text"] = (f"{tensor} (not an nn.Parameter{', grad_fn=' + type(value.grad_fn).__name__ if value.grad_fn else ''}) "
+                       f"was stored into `{owner}._parameters[{name!r}]`"
+                       + (" inside forward: parameters() now lists it instead of a trainable leaf" if fwd
+                          else " outside forward"))
+        rec.update(frames.loc(frame, real))
+        if fwd:
+            rec["fwd"] = fwd
+        state.emit(rec, key)
+
+
+def _patch_module_init():
+    orig = nn.Module.__init__
+
+    def __init__(self, *args, **kwargs):
+        orig(self, *args, **kwargs)
+        try:
+            table = self.__dict__.get("_parameters")
+            if type(table) is dict:
+                watched = _ParameterTable(table)
+                watched.owner = type(self).__name__
+                object.__setattr__(self, "_parameters", watched)
+        except Exception as exc:
+            state.failed("watching _parameters", exc)
+
+    __init__.__wrapped__ = orig
+    nn.Module.__init__ = __init__
+
+
 def install() -> None:
     """Register the module and optimizer hooks and patch Parameter/Module (once per process)."""
     from torch.nn.modules import module as mm
@@ -313,3 +372,4 @@ def install() -> None:
     optim_mod.register_optimizer_step_pre_hook(_opt_pre_hook)
     _patch_parameter_new()
     _patch_setattr()
+    _patch_module_init()

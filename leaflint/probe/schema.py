@@ -122,7 +122,7 @@ class DataWrite(_Finding, TensorDesc, total=False):
     """``data_set`` and ``data_inplace``."""
 
     grad: bool
-    why: list       # "forward" (a mask written in forward), "discards_graph"
+    why: list       # "forward" (a mask written in forward), "noise" (random values added in forward), "discards_graph"
     value_graph: ValueGraph
 
 
