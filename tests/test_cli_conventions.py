@@ -150,7 +150,7 @@ def test_grouped_format(tmp_path):
 
 
 @pytest.mark.parametrize("query, codes", [
-    ("inplace-method-on-leaf", ["LL101"]), ("DATA_READ_IN_FORWARD", ["LL203"]), ("LL3", ["LL301", "LL302", "LL303"]),
+    ("inplace-method-on-leaf", ["LL101"]), ("DATA_READ_IN_FORWARD", ["LL203"]), ("LL3", ["LL301", "LL302", "LL303", "LL304"]),
     ("ll201", ["LL201"]),
 ])
 def test_rule_by_name_and_prefix(query, codes):

@@ -54,6 +54,7 @@ class SemanticModel:
         self.data_reads = collector.data_reads
         self.attr_assigns = collector.attr_assigns
         self.funcs = collector.all_funcs
+        self.arg_calls = collector.arg_calls  # calls of the file's functions, with their arguments
         self._collector = collector
         self._resolve_call_graph(collector)
         self.param_writes: dict[int, list] = {}  # function id -> its in-place writes into its parameters
@@ -439,6 +440,13 @@ class SemanticModel:
                         flagged.add(id(write))
                         break
         return flagged
+
+    def stale_optimizers(self, lazy) -> list:
+        """Replacements of state an optimizer of the same function holds, then uses
+        (``leaflint.model.optimizers``; ``lazy``: the rule's test of a one-time creation)."""
+        from leaflint.model.optimizers import stale_optimizers
+
+        return stale_optimizers(self, lazy)
 
     def derives_from_leaf(self, payload: tuple, path: str) -> bool:
         """A ``derive`` event (``out = a.sigmoid()``, grad on) binds ``path`` (or its base name)

@@ -22,6 +22,7 @@ FAMILY_KINDS: dict[str, tuple[str, ...]] = {
     "LL301": (schema.PARAM_SET, schema.OPT_STEP),
     "LL302": (schema.MODULE_SET, schema.MODULE_BUILT),
     "LL303": (schema.PARAM_ASSIGN,),
+    "LL304": (schema.OPT_STEP,),
 }
 
 

@@ -16,7 +16,7 @@ import sys
 import torch
 import torch.nn as nn
 
-from leaflint.probe import describe, fallback, frames, schema, state
+from leaflint.probe import describe, fallback, frames, schema, stale, state
 
 # pytest leaves this module's frames out of the tracebacks it shows (the user's error
 # happens in the user's line; the monitor only passes it through).
@@ -60,6 +60,8 @@ def _param_hook(module, name, param):
                 return None
             in_fwd = bool(stack)
             replaced = old is not None and param is not old
+            if replaced and not in_fwd:  # outside forward: LL304 if an optimizer holds the old one
+                stale.note_replaced([old], f"{type(module).__name__}.{name}", frame, real)
             # harmful when the optimizer's Parameter (the old one) trains, or when the new value
             # was computed by a graph whose producers are now cut off (the static LL301 exempts
             # a slot the class freezes right away, e.g. a rebuilt position table)
@@ -121,6 +123,11 @@ def _module_hook(module, name, submodule):
             stack = st.fwd_stack()
             in_fwd = bool(stack)
             if not in_fwd:
+                old = module._modules.get(name)
+                if old is not None and old is not submodule:  # surgery: LL304 if an optimizer holds it
+                    frame, real, _ = _hook_user_frame()
+                    if frame is not None:
+                        stale.note_replaced(list(old.parameters()), f"{type(module).__name__}.{name}", frame, real)
                 return None  # ordinary construction; LL302 is about forward only
             frame, real, via = _hook_user_frame()
             if frame is None:
@@ -193,6 +200,11 @@ def _post_hook(module, args, output):
 
 def _opt_pre_hook(optimizer, args, kwargs):
     st = state.STATE
+    try:
+        with torch._C.DisableTorchFunction():
+            stale.check_step(optimizer)
+    except Exception as exc:
+        state.failed("optimizer step hook (LL304)", exc)
     if not st.replaced:
         return None
     try:

@@ -39,7 +39,7 @@ PARAM_SET = "param_set"        # a Parameter registered on a module: LL301
 MODULE_SET = "module_set"      # a module with parameters assigned to an attribute: LL302
 MODULE_BUILT = "module_built"  # a module with parameters built in forward, called there unregistered: LL302
 PARAM_ASSIGN = "param_assign"  # a plain tensor assigned over a Parameter slot: LL303
-OPT_STEP = "opt_step"          # an optimizer stepped a Parameter replaced in forward, grad None
+OPT_STEP = "opt_step"          # an optimizer stepped a Parameter replaced (LL301 in forward, LL304 outside), grad None
 SAVED_WRITE = "saved_write"    # a write changed a tensor a graph had saved: LL401-LL403
 PROBE_ERROR = "probe_error"    # the probe could not set itself up (coverage, the monitor)
 MONITOR_ERROR = "monitor_error"  # a failure inside a hook of the running monitor (counted)
@@ -174,12 +174,16 @@ class ParamAssign(_Finding, total=False):
     err: str         # "TypeError: ..." when torch refused the assignment
     handled: str     # the enclosing ``except`` that falls back on that error (a deliberate fallback)
     tensor: Optional[str]
+    text: str        # the evidence, ready to show (a store into ``_parameters``)
 
 
 class OptStep(_Finding, total=False):
     optimizer: str
     param: str
     step_at: Span
+    chain_id: int    # LL304: one replacement, recorded at each user frame of its call chain
+    chain_at: int    # the frame's place in that chain (0: the assigning line)
+    text: str        # the evidence, ready to show (LL304)
 
 
 class Versions(TypedDict, total=False):

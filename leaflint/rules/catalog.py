@@ -15,6 +15,7 @@ CATALOG: dict[str, tuple[str, bool]] = {
     "LL301": ("parameter-replaced-in-forward", True),
     "LL302": ("module-created-in-forward", True),
     "LL303": ("tensor-assigned-to-parameter", True),
+    "LL304": ("replaced-after-optimizer", True),
     "LL401": ("saved-output-modified-in-place", True),
     "LL402": ("saved-input-modified-in-place", True),
     "LL403": ("optimizer-step-between-backwards", True),
