@@ -195,7 +195,7 @@ def test_show_settings(tree):
     assert 'rules = ["LL102"]' in proc.stdout
     proc = run("check", "--show-settings", "--ignore", "LL1", "top.py", cwd=tree)
     assert f"Settings path: {tree / 'pyproject.toml'}" in proc.stdout
-    assert 'rules = ["LL201", "LL203", "LL301", "LL302", "LL303", "LL304", "LL401", "LL402", "LL403"]' in proc.stdout
+    assert 'rules = ["LL201", "LL203", "LL204", "LL301", "LL302", "LL303", "LL304", "LL401", "LL402", "LL403"]' in proc.stdout
     assert 'ignore = ["LL102"]' in proc.stdout
     proc = run("check", "--show-settings", "--isolated", "top.py", cwd=tree)
     assert "Settings path: (none: defaults)" in proc.stdout

@@ -25,7 +25,7 @@ FILES = sorted(p for p in FIXTURES.glob("*.py") if p.name != "_expect.py")
 NAME = re.compile(r"^(ll[1234]_(bad|good)|trap_good)_[a-z0-9_]+\.py$")
 MARKER = re.compile(r"#\s*expect:\s*(LL\d{3}(?:\s*,\s*LL\d{3})*)")
 OBSERVED = re.compile(r"^observed: (\d+):", re.MULTILINE)
-CODES = {"LL101", "LL102", "LL103", "LL104", "LL105", "LL106", "LL201", "LL202", "LL203", "LL301", "LL302", "LL303", "LL304",
+CODES = {"LL101", "LL102", "LL103", "LL104", "LL105", "LL106", "LL201", "LL202", "LL203", "LL204", "LL301", "LL302", "LL303", "LL304",
          "LL401", "LL402", "LL403"}
 TIMEOUT = HANG_GUARD
 

@@ -19,6 +19,7 @@ FAMILY_KINDS: dict[str, tuple[str, ...]] = {
     "LL201": _DATA_WRITE,
     "LL202": _DATA_WRITE,
     "LL203": (schema.DATA_GET, schema.DATA_FLOW, schema.DATA_CUT),
+    "LL204": (schema.GRAD_CUT,),
     "LL301": (schema.PARAM_SET, schema.OPT_STEP),
     "LL302": (schema.MODULE_SET, schema.MODULE_BUILT),
     "LL303": (schema.PARAM_ASSIGN,),

@@ -29,7 +29,7 @@ import threading
 from torch.overrides import TorchFunctionMode
 
 from leaflint.model.torchapi import NOT_INPLACE_METHODS
-from leaflint.probe import data_reads, data_writes, inplace, noise, registration, state
+from leaflint.probe import cuts, data_reads, data_writes, inplace, noise, registration, state
 from leaflint.probe.events import AppendFile, dumps
 from leaflint.probe.project import Project
 
@@ -88,6 +88,8 @@ class ProbeMode(TorchFunctionMode):
             data_reads.follow_taint(args, kwargs, result)
         if noise.active():
             noise.follow(args, kwargs, result)
+        if cuts.active():
+            cuts.seen(args, kwargs)
         return result
 
 

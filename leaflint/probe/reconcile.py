@@ -38,9 +38,11 @@ _FALLBACK_NAMES = {
     "LL201": ("data-write-in-graph-context", "`.data` write where autograd's graph depends on it"),
     "LL202": ("data-write-outside-no-grad", "`.data` write with grad mode on"),
     "LL203": ("data-read-in-forward", "A parameter's `.data` read inside forward"),
+    "LL204": ("parameter-cut-by-no-grad", "A Parameter passed to a call whose output it reaches only under no_grad"),
     "LL301": ("parameter-replaced-in-forward", "Parameter replaced inside forward"),
     "LL302": ("module-created-in-forward", "Module with parameters created inside forward"),
     "LL303": ("tensor-assigned-to-parameter", "Plain tensor assigned over a Parameter"),
+    "LL304": ("replaced-after-optimizer", "Parameters replaced after an optimizer was built over them"),
 }
 
 

@@ -16,7 +16,7 @@ import sys
 import torch
 import torch.nn as nn
 
-from leaflint.probe import describe, fallback, frames, schema, stale, state
+from leaflint.probe import cuts, describe, fallback, frames, schema, stale, state
 
 # pytest leaves this module's frames out of the tracebacks it shows (the user's error
 # happens in the user's line; the monitor only passes it through).
@@ -179,9 +179,17 @@ def _pre_hook(module, args):
         except Exception as exc:
             state.failed("module forward pre-hook", exc)
     stack.append(module)
+    try:
+        cuts.enter(module, args)
+    except Exception as exc:
+        state.failed("module forward pre-hook (LL204)", exc)
 
 
 def _post_hook(module, args, output):
+    try:
+        cuts.leave(module, output)
+    except Exception as exc:
+        state.failed("module forward hook (LL204)", exc)
     read = state.STATE.cut_reads.get(output) if isinstance(output, torch.Tensor) else None
     if read is not None and read[0] not in state.STATE.written:
         rec: schema.DataCut = {"k": schema.DATA_CUT, "op": ".data", "code": "LL203", "codes": ["LL203"],

@@ -12,6 +12,7 @@ CATALOG: dict[str, tuple[str, bool]] = {
     "LL201": ("data-write-in-graph-context", True),
     "LL202": ("data-write-outside-no-grad", False),
     "LL203": ("data-read-in-forward", True),
+    "LL204": ("parameter-cut-by-no-grad", True),
     "LL301": ("parameter-replaced-in-forward", True),
     "LL302": ("module-created-in-forward", True),
     "LL303": ("tensor-assigned-to-parameter", True),
