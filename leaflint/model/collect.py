@@ -18,9 +18,9 @@ from leaflint.model.facts import (
 from leaflint.model.flow import common_return, fallback_handlers, is_container, not_requiring_grad
 from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.judge import is_backward_call
-from leaflint.model.roots import calls_a_module, graph_roots
+from leaflint.model.roots import graph_events, graph_roots
 from leaflint.model.project import ProjectView
-from leaflint.model.syntax import AUG_INPLACE, argument_for, is_true, kwarg, names_in, positional
+from leaflint.model.syntax import AUG_INPLACE, argument_for, is_true, kwarg, names_in, parameters_slot, positional
 from leaflint.model.values import (
     Arg, Attr, DataOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, ParamIter, PlainTensor, SelfRef, Value, View,
 )
@@ -351,17 +351,9 @@ class Collector(Evaluator, cst.CSTVisitor):
             self._assign_target(node, target.target, node.value, value)
         if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
             self.roots_env[-1][node.targets[0].target.value] = roots  # read before the name was rebound
-        if self.grad[-1] is not Grad.OFF and calls_a_module(self, node.value):
-            # ``fake = G(z)``: the names bound hold a module's output, part of a graph from here
-            for target in node.targets:
-                for name in _names_bound(target.target):
-                    self._event("use", name)
-        elif self.grad[-1] is not Grad.OFF and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-            # ``out = a.sigmoid()``: part of a graph when a source is a leaf that requires grad;
-            # the model decides that (``SemanticModel.derives_from_leaf``), once leaves are known
-            sources = tuple(v for v, _ in self.graph_sources(node.value))
-            if sources:
-                self._event("derive", (node.targets[0].target.value, sources))
+        for kind, payload in graph_events(self, node, [n for t in node.targets for n in _names_bound(t.target)]) \
+                if self.grad[-1] is not Grad.OFF else ():
+            self._event(kind, payload)
 
     def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
         if original_node.value is not None:
@@ -384,13 +376,9 @@ class Collector(Evaluator, cst.CSTVisitor):
             self._record_attr_assign(stmt, owner, target.value, target.attr.value, value, value_node)
             return
         if isinstance(target, cst.Subscript):
-            if isinstance(target.value, cst.Attribute) and target.value.attr.value == "_parameters":
-                # ``m._parameters[name] = v``: registers ``v`` as m's parameter, unchecked
-                key = target.slice[0].slice if len(target.slice) == 1 else None
-                name = key.value.value.strip("'\"") if isinstance(key, cst.Index) \
-                    and isinstance(key.value, cst.SimpleString) else "<name>"
-                owner_node = target.value.value
-                self._record_attr_assign(stmt, self.value_of(owner_node), owner_node, name, value, value_node)
+            slot = parameters_slot(target)
+            if slot is not None:  # ``m._parameters[name] = v``: registers ``v`` as m's parameter, unchecked
+                self._record_attr_assign(stmt, self.value_of(slot[0]), slot[0], slot[1], value, value_node)
                 return
             base = self.value_of(target.value)
             if isinstance(base, DataOf):
@@ -484,14 +472,6 @@ class Collector(Evaluator, cst.CSTVisitor):
             return
         target = node.target
         if isinstance(target, cst.Subscript):
-            if isinstance(target.value, cst.Attribute) and target.value.attr.value == "_parameters":
-                # ``m._parameters[name] = v``: registers ``v`` as m's parameter, unchecked
-                key = target.slice[0].slice if len(target.slice) == 1 else None
-                name = key.value.value.strip("'\"") if isinstance(key, cst.Index) \
-                    and isinstance(key.value, cst.SimpleString) else "<name>"
-                owner_node = target.value.value
-                self._record_attr_assign(stmt, self.value_of(owner_node), owner_node, name, value, value_node)
-                return
             base = self.value_of(target.value)
             if isinstance(base, DataOf):
                 self._data_write("augassign", node, target.value.value if isinstance(target.value, cst.Attribute) else target.value, node.value, through=base)
