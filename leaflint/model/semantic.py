@@ -283,12 +283,16 @@ class SemanticModel:
                     return found
         return None
 
-    def module_owns_parameters(self, value: Optional[Value]) -> bool:
+    def module_owns_parameters(self, value: Optional[Value], seen: Optional[set] = None) -> bool:
         if not isinstance(value, ModuleInstance) or value.frozen:
             return False
         if value.kind[0] == "torch":
             return value.kind[1] in api.LAYER_PARAMETERS
-        return any(cls.params or any(self.module_owns_parameters(s) for s in cls.submodules.values())
+        seen = set() if seen is None else seen
+        if value.kind[1] in seen:
+            return False  # a class that holds instances of itself (a tree, a linked chunk)
+        seen.add(value.kind[1])
+        return any(cls.params or any(self.module_owns_parameters(s, seen) for s in cls.submodules.values())
                    for cls in self._class_chain(value.kind[1]))
 
     def in_forward(self, ctx: Context) -> bool:
