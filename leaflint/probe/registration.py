@@ -332,7 +332,7 @@ class _ParameterTable(dict):
         dict.__setitem__(self, name, value)
         if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
             try:
-                _record_table_store(self.owner, name, value)
+                _record_table_store(getattr(self, "owner", "Module"), name, value)
             except Exception as exc:
                 state.failed("_parameters store", exc)
 
