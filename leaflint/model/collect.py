@@ -19,10 +19,10 @@ from leaflint.model.facts import (
 from leaflint.model.flow import always_exits, if_exits, merge_envs, common_return, fallback_handlers, is_container, not_requiring_grad
 from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.judge import is_backward_call
-from leaflint.model.roots import calls_a_module, graph_roots
+from leaflint.model.roots import graph_events, graph_roots
 from leaflint.model.project import ProjectView
 from leaflint.model.requires_grad import RequiresGradFacts
-from leaflint.model.syntax import AUG_INPLACE, is_true, kwarg, names_in, positional
+from leaflint.model.syntax import AUG_INPLACE, argument_for, is_true, kwarg, names_in, parameters_slot, positional
 from leaflint.model.values import (
     Arg, Attr, DataOf, DictOf, Fresh, FrozenParameter, ModuleInstance, ParamItem, ParamIter, SelfRef, TensorList, Value,
     View,
@@ -370,11 +370,9 @@ class Collector(CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisitor):
             self._assign_target(node, target.target, node.value, value)
         if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
             self.roots_env[-1][node.targets[0].target.value] = roots  # read before the name was rebound
-        if self.grad[-1] is not Grad.OFF and calls_a_module(self, node.value):
-            # ``fake = G(z)``: the names bound hold a module's output, part of a graph from here
-            for target in node.targets:
-                for name in _names_bound(target.target):
-                    self._event("use", name)
+        for kind, payload in graph_events(self, node, [n for t in node.targets for n in _names_bound(t.target)]) \
+                if self.grad[-1] is not Grad.OFF else ():
+            self._event(kind, payload)
 
     def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
         if original_node.value is not None:
@@ -397,6 +395,10 @@ class Collector(CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisitor):
             self._record_attr_assign(stmt, owner, target.value, target.attr.value, value, value_node)
             return
         if isinstance(target, cst.Subscript):
+            slot = parameters_slot(target)
+            if slot is not None:  # ``m._parameters[name] = v``: registers ``v`` as m's parameter, unchecked
+                self._record_attr_assign(stmt, self.value_of(slot[0]), slot[0], slot[1], value, value_node)
+                return
             base = self.value_of(target.value)
             if isinstance(base, DataOf):
                 self._data_write("setitem", stmt, target.value.value if isinstance(target.value, cst.Attribute) else target.value, value_node, through=base)

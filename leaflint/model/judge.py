@@ -127,8 +127,39 @@ def target_text(model, write: DataWrite) -> str:
     return model.text(write.target_node) if write.target_node is not None else "x"
 
 
+# Calls that draw random values: written into a tensor, they perturb it by chance.
+RANDOM_CALLS = frozenset({"rand", "randn", "randint", "rand_like", "randn_like", "randint_like", "normal",
+                          "bernoulli", "multinomial", "poisson", "randperm", "normal_", "uniform_",
+                          "bernoulli_", "exponential_", "geometric_", "cauchy_", "log_normal_", "random_"})
+
+
+def _draws_random(node: Optional[cst.CSTNode]) -> bool:
+    """Whether an expression draws random values (``torch.randn_like(w) * s``, ``w.new(n).normal_()``)."""
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call) and call_name(current) in RANDOM_CALLS:
+            return True
+        stack.extend(children(current))
+    return False
+
+
+def perturbs(write: DataWrite) -> bool:
+    """A write that adds random values (noise): written in forward, the noise of every call
+    accumulates in the weights, and autograd never sees it."""
+    if write.kind == "inplace":
+        return write.detail in RANDOM_CALLS or (isinstance(write.node, cst.Call) and any(
+            _draws_random(arg.value) for arg in write.node.args))
+    if write.kind == "augassign":
+        return isinstance(write.node, cst.AugAssign) and _draws_random(write.node.value)
+    return False
+
+
 def masks(write: DataWrite) -> bool:
-    """A write that multiplies, masks or drops the values (not a clamp or a projection)."""
+    """A write that multiplies, masks, drops or randomly perturbs the values (not a clamp or a
+    projection)."""
+    if perturbs(write):
+        return True
     if write.kind == "inplace":
         return write.detail in MASKING_METHODS
     if write.kind == "augassign":
@@ -156,7 +187,7 @@ def masks(write: DataWrite) -> bool:
 class Harm:
     """Why a ``.data`` write is harmful here: the concise ``why`` and the full ``reason``."""
 
-    kind: str  # forward-after-use | before-backward | graph-argument | discards-graph | mask-in-forward
+    kind: str  # forward-after-use | before-backward | graph-argument | discards-graph | noise-in-forward | mask-in-forward
     why: str
     reason: str
     source: Optional[str] = None  # discards-graph: the leaf whose graph is thrown away
@@ -191,6 +222,10 @@ def harm(model, write: DataWrite) -> Optional[Harm]:
         return Harm("discards-graph", f"with a value whose graph it drops: `{short(source, 24)}` gets no gradient",
                     f"{'inside forward ' if in_forward else ''}and throws away the graph of the new value: "
                     f"`{source}` requires grad but gets no gradient through it", source)
+    if in_forward and perturbs(write):
+        return Harm("noise-in-forward", "in forward: random noise is added to the weights for good, on every call",
+                    "inside forward: the random noise of every call is added permanently into the weights (it "
+                    "accumulates, in evaluation too), and autograd never sees it")
     if in_forward and (computed_from_itself or masks(write)) \
             and not any(one_time_guard(node) for node in write.ctx.ifs):  # once, not on every call
         return Harm("mask-in-forward", "in forward: the mask is written into the weights for good, unseen by autograd",

@@ -70,3 +70,17 @@ def graph_roots(collector: "Collector", node: cst.BaseExpression, given: bool = 
                 found.add(MODULE)
             stack.extend(graph_operands(current, _STOP_METHODS))
     return frozenset(found)
+
+
+def graph_events(collector: "Collector", node: cst.Assign, names: list[str]) -> list[tuple[str, object]]:
+    """The events of an assignment made with grad on that binds ``names`` to part of a graph:
+    ``fake = G(z)`` (a module's output) uses them from here (``use``); ``out = a.sigmoid()``
+    records its sources (``derive``), and the model decides, once leaves are known, whether one
+    is a leaf that requires grad (``SemanticModel.derives_from_leaf``)."""
+    if calls_a_module(collector, node.value):
+        return [("use", name) for name in names]
+    if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+        sources = tuple(value for value, _ in collector.graph_sources(node.value))
+        if sources:
+            return [("derive", (node.targets[0].target.value, sources))]
+    return []

@@ -56,6 +56,7 @@ class SemanticModel:
         self.data_reads = collector.data_reads
         self.attr_assigns = collector.attr_assigns
         self.funcs = collector.all_funcs
+        self.arg_calls = collector.arg_calls  # calls of the file's functions, with their arguments
         self._collector = collector
         self._resolve_call_graph(collector)
         self.param_writes: dict[int, list] = {}  # function id -> its in-place writes into its parameters
@@ -374,12 +375,16 @@ class SemanticModel:
                     return found
         return None
 
-    def module_owns_parameters(self, value: Optional[Value]) -> bool:
+    def module_owns_parameters(self, value: Optional[Value], seen: Optional[set] = None) -> bool:
         if not isinstance(value, ModuleInstance) or value.frozen:
             return False
         if value.kind[0] == "torch":
             return value.kind[1] in api.LAYER_PARAMETERS
-        return any(cls.params or any(self.module_owns_parameters(s) for s in cls.submodules.values())
+        seen = set() if seen is None else seen
+        if value.kind[1] in seen:
+            return False  # a class that holds instances of itself (a tree, a linked chunk)
+        seen.add(value.kind[1])
+        return any(cls.params or any(self.module_owns_parameters(s, seen) for s in cls.submodules.values())
                    for cls in self._class_chain(value.kind[1]))
 
     def in_forward(self, ctx: Context) -> bool:
@@ -665,7 +670,24 @@ class SemanticModel:
                     if prev_kind == "use" and prev_stmt != stmt_id and _related(payload, write.path):
                         flagged.add(id(write))
                         break
+                    if prev_kind == "derive" and prev_stmt != stmt_id and self.derives_from_leaf(payload, write.path):
+                        flagged.add(id(write))
+                        break
         return flagged
+
+    def stale_optimizers(self, lazy) -> list:
+        """Replacements of state an optimizer of the same function holds, then uses
+        (``leaflint.model.optimizers``; ``lazy``: the rule's test of a one-time creation)."""
+        from leaflint.model.optimizers import stale_optimizers
+
+        return stale_optimizers(self, lazy)
+
+    def derives_from_leaf(self, payload: tuple, path: str) -> bool:
+        """A ``derive`` event (``out = a.sigmoid()``, grad on) binds ``path`` (or its base name)
+        to a value computed from a leaf that requires grad: the value is part of that graph, and
+        a ``.data`` write on it before backward() changes what backward reads, unseen."""
+        name, sources = payload
+        return (path == name or path.startswith(name + ".")) and any(self.leaf(v) is not None for v in sources)
 
     def text(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node).strip()

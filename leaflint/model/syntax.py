@@ -166,3 +166,14 @@ def argument_for(params: list[str], call: cst.Call, param: str) -> Optional[cst.
         elif position < len(params) and params[position] == param:
             return arg.value
     return None
+
+
+def parameters_slot(target: cst.BaseExpression) -> Optional[tuple[cst.BaseExpression, str]]:
+    """``(m, "w")`` for the target ``m._parameters["w"]`` (``"<name>"`` for a computed key), else None."""
+    if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Attribute)
+            and target.value.attr.value == "_parameters"):
+        return None
+    key = target.slice[0].slice if len(target.slice) == 1 else None
+    name = key.value.value.strip("'\"") if isinstance(key, cst.Index) and isinstance(key.value, cst.SimpleString) \
+        else "<name>"
+    return target.value.value, name

@@ -69,7 +69,7 @@ _MASKING_OPS = {"mul_", "masked_fill_", "masked_scatter_", "bernoulli_", "index_
 
 
 def record_data_write(kind, op, target, written, value, frame, real, via, loc, grad_on, fwd,
-                       old_ptr=None, value_graph=None):
+                       old_ptr=None, value_graph=None, noisy=False):
     st = state.STATE
     rg = bool(target.requires_grad)
     in_fwd = bool(fwd)
@@ -81,6 +81,8 @@ def record_data_write(kind, op, target, written, value, frame, real, via, loc, g
         # projection is LL202 only (a stale saved tensor shows up as data_harm at backward)
         if in_fwd and op in _MASKING_OPS:
             reasons.append("forward")
+        elif in_fwd and noisy:
+            reasons.append("noise")  # random values drawn in forward, added into the weights
         if value_graph is not None:
             reasons.append("discards_graph")
         if reasons:

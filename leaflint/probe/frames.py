@@ -19,7 +19,7 @@ _OVERRIDES_FILE = os.path.realpath(torch.overrides.__file__)
 _HERE = os.path.dirname(os.path.realpath(__file__))
 # The monitor's own modules: their frames sit between the user's line and torch (plumbing).
 MONITOR_MODULES = ("monitor", "state", "frames", "describe", "inplace", "data_writes", "data_reads",
-                   "registration")
+                   "registration", "noise", "stale", "cuts")
 MONITOR_FILES = frozenset(os.path.join(_HERE, name + ".py") for name in MONITOR_MODULES)
 
 

@@ -14,7 +14,7 @@ import sys
 
 import torch
 
-from leaflint.probe import data_writes, describe, frames, schema, state
+from leaflint.probe import data_writes, describe, frames, noise, schema, state
 
 # pytest leaves this module's frames out of the tracebacks it shows (the user's error
 # happens in the user's line; the monitor only passes it through).
@@ -109,6 +109,7 @@ def handle_inplace(func, args, kwargs, tag):
         return func(*args, **kwargs)
     targets, alias, viol, grad_on, caller = pre
     st = state.STATE
+    noisy = alias is not None and noise.carries_noise(args, kwargs)
     frame, real, via = frames.find_user_frame(caller)
     err = None
     rerun = False
@@ -124,7 +125,7 @@ def handle_inplace(func, args, kwargs, tag):
     finally:
         if frame is not None:
             try:
-                _record_inplace(func, tag, targets, alias, viol, grad_on, frame, real, via, err, rerun)
+                _record_inplace(func, tag, targets, alias, viol, grad_on, frame, real, via, err, rerun, noisy)
             except Exception as exc:
                 state.failed("in-place record", exc)
 
@@ -147,14 +148,14 @@ def _refine_code(tag: str, frame, via) -> str:
     return tag
 
 
-def _record_inplace(func, tag, targets, alias, viol, grad_on, frame, real, via, err, rerun):
+def _record_inplace(func, tag, targets, alias, viol, grad_on, frame, real, via, err, rerun, noisy=False):
     loc = frames.loc(frame, real)
     fwd = describe.forward_stack()
     if alias is not None and not viol:
         t, base = alias
         data_writes.record_data_write(
             kind=schema.DATA_INPLACE, op=_opname(func), target=base, written=t, value=None,
-            frame=frame, real=real, via=via, loc=loc, grad_on=grad_on, fwd=fwd,
+            frame=frame, real=real, via=via, loc=loc, grad_on=grad_on, fwd=fwd, noisy=noisy,
         )
         return
     code = _refine_code(tag, frame, via)

@@ -29,7 +29,7 @@ import threading
 from torch.overrides import TorchFunctionMode
 
 from leaflint.model.torchapi import NOT_INPLACE_METHODS
-from leaflint.probe import data_reads, data_writes, inplace, registration, state
+from leaflint.probe import cuts, data_reads, data_writes, inplace, noise, registration, state
 from leaflint.probe.events import AppendFile, dumps
 from leaflint.probe.project import Project
 
@@ -59,6 +59,8 @@ def _classify(func):
         if prop == "data":
             return "data_get" if name == "__get__" else "data_set"
         return None
+    if name in noise.RANDOM_FUNCTIONS:
+        return "random"
     if name in ("backward", "grad") and getattr(func, "__module__", "") in (
         "torch._tensor", "torch.autograd", "torch.autograd.__init__",
     ):
@@ -84,6 +86,10 @@ class ProbeMode(TorchFunctionMode):
         result = _handle(func, args, kwargs)
         if state.STATE.any_taint:
             data_reads.follow_taint(args, kwargs, result)
+        if noise.active():
+            noise.follow(args, kwargs, result)
+        if cuts.active():
+            cuts.seen(args, kwargs)
         return result
 
 
@@ -112,6 +118,10 @@ def _handle(func, args, kwargs):
             return func(*args)
     if kwargs is None:
         kwargs = {}
+    if tag == "random":
+        result = func(*args, **kwargs)
+        noise.drew(result)
+        return result
     if tag == "data_get":
         return data_reads.handle_data_get(func, args, kwargs)
     if tag == "data_set":
@@ -125,11 +135,15 @@ def _handle(func, args, kwargs):
     # LL4 hook point (leaflint/probe/saved.py): versions of saved storages around the write
     watched = _SAVED.before(args, kwargs) if _SAVED is not None else None
     if watched is None:
-        return inplace.handle_inplace(func, args, kwargs, tag)
-    try:
-        return inplace.handle_inplace(func, args, kwargs, tag)
-    finally:
-        _SAVED.after(func, watched)
+        result = inplace.handle_inplace(func, args, kwargs, tag)
+    else:
+        try:
+            result = inplace.handle_inplace(func, args, kwargs, tag)
+        finally:
+            _SAVED.after(func, watched)
+    if tag == "LL101" and getattr(func, "__name__", "") in noise.RANDOM_INPLACE:
+        noise.drew(result)
+    return result
 
 
 _FUNC_CACHE: dict = {}

@@ -136,7 +136,10 @@ def reconcile(findings: Iterable[Finding], events: list[schema.Event], coverage:
 
     missed = []
     seen = set()
+    chains = _covered_chains(findings, events, cwd)
     for ev in events:
+        if "chain_id" in ev and (ev["chain_id"] in chains or ev.get("chain_at") != _outermost(ev, events)):
+            continue  # LL304: one replacement seen along its call chain counts once
         codes = [c for c in ev.get("codes") or () if enabled_codes is None or c in enabled_codes]
         if not codes or ev.get("k") not in _ALL_KINDS or not ev.get("file"):
             continue
@@ -162,6 +165,20 @@ def reconcile(findings: Iterable[Finding], events: list[schema.Event], coverage:
 
 
 _ALL_KINDS = set().union(*KINDS.values())
+
+
+def _covered_chains(findings: list[Finding], events: list[schema.Event], cwd: str) -> set:
+    """The ``chain_id`` of each replacement (LL304) that a finding covers at any frame of its chain."""
+    covered = set()
+    for ev in events:
+        if "chain_id" in ev and ev.get("file") and any(
+                f.code == ev.get("code") and _real(f.filename, cwd) == ev["file"] and _overlaps(f, ev) for f in findings):
+            covered.add(ev["chain_id"])
+    return covered
+
+
+def _outermost(ev: schema.Event, events: list[schema.Event]) -> int:
+    return max(other.get("chain_at", 0) for other in events if other.get("chain_id") == ev["chain_id"])
 
 
 def _same_rule(finding_code: str, event_code: str) -> bool:
@@ -285,6 +302,9 @@ def _confirm_text(code: str, hits: list[schema.Event]) -> str:
         why = set(write.get("why") or ())
         if "forward" in why:
             parts.append("inside forward: the mask is written into the weights on every call, bypassing autograd")
+        if "noise" in why:
+            parts.append("inside forward: random values drawn in this forward are added into the weights, on every "
+                         "call, bypassing autograd")
         vg = write.get("value_graph")
         if vg:
             leaves = ", ".join(f"`{x}`" for x in vg.get("leaves") or () if x)

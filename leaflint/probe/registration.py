@@ -16,7 +16,7 @@ import sys
 import torch
 import torch.nn as nn
 
-from leaflint.probe import describe, fallback, frames, schema, state
+from leaflint.probe import cuts, describe, fallback, frames, schema, stale, state
 
 # pytest leaves this module's frames out of the tracebacks it shows (the user's error
 # happens in the user's line; the monitor only passes it through).
@@ -60,6 +60,8 @@ def _param_hook(module, name, param):
                 return None
             in_fwd = bool(stack)
             replaced = old is not None and param is not old
+            if replaced and not in_fwd:  # outside forward: LL304 if an optimizer holds the old one
+                stale.note_replaced([old], f"{type(module).__name__}.{name}", frame, real)
             # harmful when the optimizer's Parameter (the old one) trains, or when the new value
             # was computed by a graph whose producers are now cut off (the static LL301 exempts
             # a slot the class freezes right away, e.g. a rebuilt position table)
@@ -114,6 +116,11 @@ def _module_hook(module, name, submodule):
             stack = st.fwd_stack()
             in_fwd = bool(stack)
             if not in_fwd:
+                old = module._modules.get(name)
+                if old is not None and old is not submodule:  # surgery: LL304 if an optimizer holds it
+                    frame, real, _ = _hook_user_frame()
+                    if frame is not None:
+                        stale.note_replaced(list(old.parameters()), f"{type(module).__name__}.{name}", frame, real)
                 return None  # ordinary construction; LL302 is about forward only
             frame, real, via = _hook_user_frame()
             if frame is None:
@@ -164,9 +171,17 @@ def _pre_hook(module, args):
         except Exception as exc:
             state.failed("module forward pre-hook", exc)
     stack.append(module)
+    try:
+        cuts.enter(module, args)
+    except Exception as exc:
+        state.failed("module forward pre-hook (LL204)", exc)
 
 
 def _post_hook(module, args, output):
+    try:
+        cuts.leave(module, output)
+    except Exception as exc:
+        state.failed("module forward hook (LL204)", exc)
     read = state.STATE.cut_reads.get(output) if isinstance(output, torch.Tensor) else None
     if read is not None and read[0] not in state.STATE.written:
         rec: schema.DataCut = {"k": schema.DATA_CUT, "op": ".data", "code": "LL203", "codes": ["LL203"],
@@ -185,6 +200,11 @@ def _post_hook(module, args, output):
 
 def _opt_pre_hook(optimizer, args, kwargs):
     st = state.STATE
+    try:
+        with torch._C.DisableTorchFunction():
+            stale.check_step(optimizer)
+    except Exception as exc:
+        state.failed("optimizer step hook (LL304)", exc)
     if not st.replaced:
         return None
     try:
@@ -289,6 +309,65 @@ def _record_param_assign(module, name, value, err):
         state.emit(rec, key)
 
 
+class _ParameterTable(dict):
+    """A module's ``_parameters``, reporting item stores that bypass nn.Module's type check
+    (``m._parameters[name] = tensor``: LL303's store in forward). Reads stay dict's own (C);
+    pickling and copying give a plain dict, so nothing saved depends on the probe."""
+
+    __slots__ = ("owner",)
+
+    def __setitem__(self, name, value):
+        dict.__setitem__(self, name, value)
+        if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
+            try:
+                _record_table_store(getattr(self, "owner", "Module"), name, value)
+            except Exception as exc:
+                state.failed("_parameters store", exc)
+
+    def __reduce__(self):
+        return dict, (dict(self),)
+
+
+def _record_table_store(owner: str, name, value) -> None:
+    with torch._C.DisableTorchFunction():
+        frame, real, via = _hook_user_frame()
+        fwd = describe.forward_stack()
+        if frame is None or via is not None:
+            return  # torch's own swaps (functional_call, stateless) are not the user's store
+        key = ("param_store", frame.f_code, frame.f_lasti, bool(fwd))
+        if key in state.STATE.written:
+            return
+        tensor = describe.tensor_info(value).get("tensor")
+        rec: schema.ParamAssign = {"k": schema.PARAM_ASSIGN, "op": "tensor stored into _parameters", "code": "LL303",
+                                   "codes": ["LL303"] if fwd else [], "param": f"{owner}.{name}", "tensor": tensor}
+        rec["text"] = (f"{tensor} (not an nn.Parameter{', grad_fn=' + type(value.grad_fn).__name__ if value.grad_fn else ''}) "
+                       f"was stored into `{owner}._parameters[{name!r}]`"
+                       + (" inside forward: parameters() now lists it instead of a trainable leaf" if fwd
+                          else " outside forward"))
+        rec.update(frames.loc(frame, real))
+        if fwd:
+            rec["fwd"] = fwd
+        state.emit(rec, key)
+
+
+def _patch_module_init():
+    orig = nn.Module.__init__
+
+    def __init__(self, *args, **kwargs):
+        orig(self, *args, **kwargs)
+        try:
+            table = self.__dict__.get("_parameters")
+            if type(table) is dict:
+                watched = _ParameterTable(table)
+                watched.owner = type(self).__name__
+                object.__setattr__(self, "_parameters", watched)
+        except Exception as exc:
+            state.failed("watching _parameters", exc)
+
+    __init__.__wrapped__ = orig
+    nn.Module.__init__ = __init__
+
+
 def install() -> None:
     """Register the module and optimizer hooks and patch Parameter/Module (once per process)."""
     from torch.nn.modules import module as mm
@@ -301,3 +380,4 @@ def install() -> None:
     optim_mod.register_optimizer_step_pre_hook(_opt_pre_hook)
     _patch_parameter_new()
     _patch_setattr()
+    _patch_module_init()

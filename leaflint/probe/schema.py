@@ -39,7 +39,8 @@ PARAM_SET = "param_set"        # a Parameter registered on a module: LL301
 MODULE_SET = "module_set"      # a module with parameters assigned to an attribute: LL302
 MODULE_BUILT = "module_built"  # a module with parameters built in forward, called there unregistered: LL302
 PARAM_ASSIGN = "param_assign"  # a plain tensor assigned over a Parameter slot: LL303
-OPT_STEP = "opt_step"          # an optimizer stepped a Parameter replaced in forward, grad None
+GRAD_CUT = "grad_cut"          # a module given a Parameter returned an output computed from it under no_grad: LL204
+OPT_STEP = "opt_step"          # an optimizer stepped a Parameter replaced (LL301 in forward, LL304 outside), grad None
 SAVED_WRITE = "saved_write"    # a write changed a tensor a graph had saved: LL401-LL403
 PROBE_ERROR = "probe_error"    # the probe could not set itself up (coverage, the monitor)
 MONITOR_ERROR = "monitor_error"  # a failure inside a hook of the running monitor (counted)
@@ -122,7 +123,7 @@ class DataWrite(_Finding, TensorDesc, total=False):
     """``data_set`` and ``data_inplace``."""
 
     grad: bool
-    why: list       # "forward" (a mask written in forward), "discards_graph"
+    why: list       # "forward" (a mask written in forward), "noise" (random values added in forward), "discards_graph"
     value_graph: ValueGraph
 
 
@@ -141,6 +142,11 @@ class DataGet(_Finding, TensorDesc, total=False):
 
 class DataFlow(_Finding, TensorDesc, total=False):
     consumer: str
+
+
+class GradCut(_Finding, TensorDesc, total=False):
+    module_type: str
+    text: str        # the evidence, ready to show
 
 
 class DataCut(_Finding, TensorDesc, total=False):
@@ -174,12 +180,16 @@ class ParamAssign(_Finding, total=False):
     err: str         # "TypeError: ..." when torch refused the assignment
     handled: str     # the enclosing ``except`` that falls back on that error (a deliberate fallback)
     tensor: Optional[str]
+    text: str        # the evidence, ready to show (a store into ``_parameters``)
 
 
 class OptStep(_Finding, total=False):
     optimizer: str
     param: str
     step_at: Span
+    chain_id: int    # LL304: one replacement, recorded at each user frame of its call chain
+    chain_at: int    # the frame's place in that chain (0: the assigning line)
+    text: str        # the evidence, ready to show (LL304)
 
 
 class Versions(TypedDict, total=False):
@@ -230,7 +240,7 @@ Event = Union[Proc, Inplace, DataWrite, DataHarm, DataGet, DataFlow, DataCut, Pa
 
 KINDS: dict[str, type] = {
     PROC: Proc, INPLACE: Inplace, DATA_SET: DataWrite, DATA_INPLACE: DataWrite, DATA_HARM: DataHarm,
-    DATA_GET: DataGet, DATA_FLOW: DataFlow, DATA_CUT: DataCut, PARAM_SET: ParamSet,
+    DATA_GET: DataGet, DATA_FLOW: DataFlow, DATA_CUT: DataCut, GRAD_CUT: GradCut, PARAM_SET: ParamSet,
     MODULE_SET: ModuleSet, MODULE_BUILT: ModuleBuilt, PARAM_ASSIGN: ParamAssign, OPT_STEP: OptStep, SAVED_WRITE: SavedWrite,
     PROBE_ERROR: ProbeError, MONITOR_ERROR: MonitorError, TORCH_IMPORT: TorchImport, EXIT: Exit,
 }

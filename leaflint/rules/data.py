@@ -9,6 +9,7 @@ import libcst as cst
 from leaflint.model import SemanticModel
 from leaflint.model.imports import dotted
 from leaflint.model.judge import Harm, harm
+from leaflint.model.nograd import cut_calls
 from leaflint.model.semantic import DataWrite, Grad
 from leaflint.model.torchapi import nn_init_name
 from leaflint.blocks import loop_of_writes, move_after_backward
@@ -107,6 +108,9 @@ def graph_advice(model: SemanticModel, write: DataWrite, found: Harm, plan) -> s
                 f"`F.linear(x, value, bias)`) or register a parametrization "
                 f"(`torch.nn.utils.parametrize.register_parametrization`); to store it on purpose, "
                 f"write `{text}.data = value.detach()`")
+    if found.kind == "noise-in-forward":
+        return ("add the noise to a copy used for this call only (e.g. `F.linear(x, w + torch.randn_like(w) * std, b)`): "
+                "the stored weights stay clean and the gradient sees the noise")
     if found.kind == "mask-in-forward":
         return ("apply the mask functionally on every call instead (e.g. `F.linear(x, F.dropout(w_raw, p), b)`), "
                 "or register a parametrization")
@@ -423,3 +427,70 @@ If blocking the gradient is intended, say so with `self.weight.detach()`.
                          detail=f"`{text}.data` in forward reads the parameter outside autograd: `{text}` gets no "
                                 f"gradient from this use and silently never trains through it; use `{text}` "
                                 f"(or `{text}.detach()` if a stop-gradient is intended)")
+
+
+@register
+class ParameterCutByNoGrad(Rule):
+    code = "LL204"
+    name = "parameter-cut-by-no-grad"
+    probe_kinds = (schema.GRAD_CUT,)
+    summary = "A Parameter passed, with grad on, to a module whose forward output depends on it only through `no_grad`."
+    docs = f"""
+## What it does
+Flags a `with torch.no_grad():` block (or `inference_mode()`, `set_grad_enabled(False)`) in a
+module's `forward` whose return value depends on one of its arguments only through that block,
+when a caller with grad on calls the module with a tensor that requires grad (a Parameter):
+`kernel = self.constraint(self.kernel)`, where the constraint's forward clamps `kernel` under
+`no_grad` and returns the clamped values. The finding is on the block, naming the call.
+
+## Why is this bad?
+Values computed under `no_grad` carry no graph. The caller's Parameter reaches the output only
+through them, so it gets no gradient from this use: if nothing else uses it, its `.grad` stays
+`None` and it never trains, silently.
+
+## Example
+```python
+class Clamp(nn.Module):
+    def forward(self, w):
+        with torch.no_grad():
+            w = w.clamp(0.0, 1.0)
+        return w
+# elsewhere, in a forward: scale = self.clamp(self.scale)
+```
+
+## Use instead
+Compute the value with grad on (`torch.clamp` has a gradient inside the range), or project the
+Parameter in place after the optimizer step (`with torch.no_grad(): p.clamp_(0.0, 1.0)`) and use
+it directly; if a straight-through value is meant, say so: `w + (w.clamp(0, 1) - w).detach()`.
+{_REFERENCES}"""
+    valid = [
+        Valid("import torch\nfrom torch import nn\nclass Clamp(nn.Module):\n    def forward(self, w):\n"
+              "        with torch.no_grad():\n            lo = w.min()\n        return w - lo\n"
+              "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.w = nn.Parameter(torch.ones(3))\n        self.clamp = Clamp()\n"
+              "    def forward(self, x):\n        return x * self.clamp(self.w)\n"),
+    ]
+    invalid = [
+        Invalid("import torch\nfrom torch import nn\nclass Clamp(nn.Module):\n    def forward(self, w):\n"
+                "        with torch.no_grad():\n            w = w.clamp(0.0, 1.0)\n        return w\n"
+                "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.w = nn.Parameter(torch.ones(3))\n        self.clamp = Clamp()\n"
+                "    def forward(self, x):\n        return x * self.clamp(self.w)\n", fixed=None),
+    ]
+
+    def check(self, model: SemanticModel) -> Iterable[Report]:
+        seen = set()
+        for cut in cut_calls(model):
+            if (id(cut.block), cut.param) in seen:
+                continue
+            seen.add((id(cut.block), cut.param))
+            call = short(model.text(cut.call), 48)
+            where = f"{cut.callee.cls.name}.{cut.callee.name}" if cut.callee.cls is not None else cut.callee.name
+            yield Report(cut.block, (
+                f"`{short(where, 28)}` returns `{short(cut.param, 16)}` only through this no_grad block: "
+                f"`{short(cut.arg_text, 24)}` passed in gets no gradient"), detail=(
+                f"the value `{where}` returns depends on its parameter `{cut.param}` only through this "
+                f"`no_grad` block, and `{call}` passes `{cut.arg_text}`, which requires grad, with grad on: no "
+                f"gradient reaches `{cut.arg_text}` through this call, so if nothing else uses it, it never trains; "
+                f"compute the value with grad on, or project the Parameter in place after the optimizer step and "
+                f"use it directly"))

@@ -236,6 +236,14 @@ def _registers(assign: AttrAssign) -> bool:
         and node.func.attr.value == "register_parameter"
 
 
+def _stores_into_parameters(assign: AttrAssign) -> bool:
+    """``owner._parameters[name] = value``: registration that bypasses nn.Module's type check."""
+    node = assign.node
+    return isinstance(node, cst.Assign) and any(
+        isinstance(t.target, cst.Subscript) and isinstance(t.target.value, cst.Attribute)
+        and t.target.value.attr.value == "_parameters" for t in node.targets)
+
+
 def _plain_tensor(value, in_forward: bool) -> bool:
     """A tensor that is not an nn.Parameter. A fresh leaf that requires grad
     (``torch.zeros(n, requires_grad=True)``) is one too; inside forward LL301 reports it."""
@@ -299,6 +307,10 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
             if _registers(assign):
                 yield self._registered(model, assign)
                 continue
+            if _stores_into_parameters(assign):
+                if model.in_forward(assign.ctx):
+                    yield self._stored(model, assign)
+                continue  # outside forward: a deliberate swap (functional calls, meta-learning clones)
             if not model.holds_parameter_before(assign):
                 continue
             target = _target_text(model, assign)
@@ -309,6 +321,19 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                 f"\"TypeError: cannot assign ... as parameter '{assign.attr}' (torch.nn.Parameter or None expected)\"; "
                 f"wrap the value in `nn.Parameter(...)` (outside forward) or update in place with "
                 f"`with torch.no_grad(): {target}.copy_(value)`"))
+
+    def _stored(self, model: SemanticModel, assign: AttrAssign) -> Report:
+        owner = short(model.text(assign.owner_node), 24)
+        value = model.text(assign.value_node)
+        return Report(assign.node, (
+            f"`{owner}._parameters[...]` is given a computed tensor in forward: parameters() lists a non-leaf"),
+            detail=(
+            f"`{owner}._parameters[...] = {short(value, 60)}` inside forward stores a tensor that is not an "
+            f"nn.Parameter straight into the module's parameter table, past nn.Module's check: after a forward, "
+            f"`parameters()` yields this computed tensor (an optimizer built then raises \"can't optimize a "
+            f"non-leaf Tensor\", state_dict saves it), and the real parameter it came from is no longer listed; "
+            f"remove the Parameter once (`del {owner}._parameters[name]`) and set the computed tensor as a plain "
+            f"attribute (`setattr({owner}, name, value)`), or use `torch.nn.utils.parametrize`"))
 
     def _registered(self, model: SemanticModel, assign: AttrAssign) -> Report:
         owner = short(model.text(assign.owner_node), 24)
@@ -321,3 +346,74 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
             f"'{assign.attr}' (torch.nn.Parameter or None required)\", whether or not the tensor requires grad; "
             f"wrap it: `register_parameter('{assign.attr}', nn.Parameter(...))` (or `register_buffer` for a "
             f"tensor that should not train)"))
+
+
+@register
+class ReplacedAfterOptimizer(Rule):
+    code = "LL304"
+    name = "replaced-after-optimizer"
+    probe_kinds = (schema.OPT_STEP,)
+    summary = "A parameter or parameter-owning submodule replaced after an optimizer was built over it, then the same optimizer used."
+    docs = f"""
+## What it does
+Flags, in one function, a statement that replaces state of a module after
+`opt = torch.optim.X(model.parameters(), ...)` was built over it, when `opt` is used again
+afterwards without being rebuilt. Replacing means assigning a new `nn.Parameter` or a new module
+that owns parameters under `model` (`model.fc = nn.Linear(...)`, `setattr(model, name, layer)`,
+`model.scale = nn.Parameter(...)`), directly or through a call of a function or method of the
+file that does so to the argument given `model` (or to `self`, for `model.method(...)`),
+followed through the calls it makes. The finding is at that statement, in the function that holds
+the optimizer.
+
+Not flagged: an optimizer built (or rebuilt) after the replacement; `opt.add_param_group(...)`
+right after it; a one-time lazy creation; `__init__`.
+
+## Why is this bad?
+An optimizer keeps the Parameter objects it was given. After the replacement, forward uses the
+new ones, which no optimizer steps, while the optimizer keeps stepping the old ones (their
+gradients stay `None`): training silently changes nothing, or only part of the model.
+
+## Example
+```python
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+prune_layers(model)          # setattr(model, "fc1", nn.Linear(8, 4)) inside
+train(model, optimizer)
+```
+
+## Use instead
+```python
+prune_layers(model)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)   # built over the new parameters
+train(model, optimizer)
+```
+or change the values in place (`with torch.no_grad(): model.scale.copy_(v)`) so the optimizer's
+Parameter objects stay the module's.
+{_REFERENCES}"""
+    valid = [
+        Valid("import torch\nfrom torch import nn\nmodel = nn.Sequential(nn.Linear(2, 2))\nmodel.head = nn.Linear(2, 1)\n"
+              "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nopt.step()\n"),
+        Valid("import torch\nfrom torch import nn\nmodel = nn.Sequential(nn.Linear(2, 2))\n"
+              "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nmodel.head = nn.Linear(2, 1)\n"
+              "opt.add_param_group({'params': model.head.parameters()})\nopt.step()\n"),
+    ]
+    invalid = [
+        Invalid("import torch\nfrom torch import nn\nmodel = nn.Sequential(nn.Linear(2, 2))\n"
+                "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nmodel.head = nn.Linear(2, 1)\nopt.step()\n",
+                fixed=None),
+        Invalid("import torch\nfrom torch import nn\ndef shrink(m):\n    setattr(m, 'fc', nn.Linear(2, 1))\n"
+                "def run(model):\n    opt = torch.optim.Adam(model.parameters())\n    shrink(model)\n    opt.step()\n",
+                fixed=None),
+    ]
+
+    def check(self, model: SemanticModel) -> Iterable[Report]:
+        for stale in model.stale_optimizers(lazily_guarded):
+            built = short(model.text(stale.built), 60)
+            yield Report(stale.node, (
+                f"{short(stale.what, 40)} replaces parameters `{short(stale.optimizer, 16)}` was built over: "
+                f"it keeps stepping the old ones"), detail=(
+                f"{stale.what} replaces a parameter or a parameter-owning submodule of `{stale.owner}` after "
+                f"`{built}`, and `{stale.optimizer}` is used again at `{short(model.text(stale.used), 60)}`: the "
+                f"optimizer holds the old Parameter objects, so it keeps stepping them (their grad stays None) while "
+                f"forward uses new ones that nothing trains; build the optimizer after the replacement (or rebuild "
+                f"it), hand the new parameters over with `{stale.optimizer}.add_param_group(...)`, or change the "
+                f"values in place under `torch.no_grad()`"))
