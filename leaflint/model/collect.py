@@ -75,6 +75,7 @@ class Collector(Evaluator, cst.CSTVisitor):
         # a block remembers how many exits and branch facts it started with
         self.exit_ifs: list[cst.If] = []
         self.stmt_ifs: dict[int, tuple[cst.If, ...]] = {}  # statement number -> the ifs around it
+        self.stmt_nodes: dict[int, cst.CSTNode] = {}  # statement number -> statement (inside an if)
         self.block_marks: list[tuple[int, int]] = []
         # the environments at an ``if``: before it, and after its body (with whether it exits)
         self.if_envs: list[tuple[dict, Optional[tuple[dict, bool]]]] = []
@@ -356,6 +357,7 @@ class Collector(Evaluator, cst.CSTVisitor):
         self.stmt_id += 1
         if self.ifs:
             self.stmt_ifs[self.stmt_id] = tuple(self.ifs)
+            self.stmt_nodes[self.stmt_id] = node
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self._enter_stmt(node)
