@@ -16,7 +16,8 @@ from leaflint.model.evaluate import Evaluator, literal_key
 from leaflint.model.facts import (
     ArgCall, AttrAssign, CallRef, ClassInfo, Context, DataRead, DataWrite, FuncInfo, Grad, InplaceSite,
 )
-from leaflint.model.flow import always_exits, if_exits, merge_envs, common_return, fallback_handlers, is_container, not_requiring_grad
+from leaflint.model.collect_flow import FlowMixin
+from leaflint.model.flow import common_return, fallback_handlers, is_container
 from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.judge import is_backward_call
 from leaflint.model.roots import graph_events, graph_roots
@@ -43,7 +44,7 @@ def _names_bound(target: cst.BaseExpression) -> list[str]:
     return []
 
 
-class Collector(CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisitor):
+class Collector(FlowMixin, CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisitor):
     def __init__(self, imports_prepass: ImportTable, classes: dict[str, ClassInfo],
                  project: Optional[ProjectView] = None,
                  known_returns: Optional[dict[str, Optional[Value]]] = None) -> None:
@@ -85,6 +86,7 @@ class Collector(CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisitor):
         # a block remembers how many exits and branch facts it started with
         self.exit_ifs: list[cst.If] = []
         self.stmt_ifs: dict[int, tuple[cst.If, ...]] = {}  # statement number -> the ifs around it
+        self.stmt_nodes: dict[int, cst.CSTNode] = {}  # statement number -> statement (inside an if)
         self.block_marks: list[tuple[int, int]] = []
         # the environments at an ``if``: before it, and after its body (with whether it exits)
         self.if_envs: list[tuple[dict, Optional[tuple[dict, bool]]]] = []
@@ -230,27 +232,6 @@ class Collector(CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisitor):
             return ParamItem(None)
         return self._class_instance(ann)
 
-    def visit_If_body(self, node: cst.If) -> None:
-        self.narrowed.append(self._isinstance_narrowing(node.test))
-        self.branch_frozen.append(not_requiring_grad(node.test, True))
-        self.branches.append((node, True))
-
-    def leave_If_body(self, node: cst.If) -> None:
-        self.narrowed.pop()
-        self.branch_frozen.pop()
-        self.branches.pop()
-        before, _ = self.if_envs[-1]
-        self.if_envs[-1] = (before, (self.envs[-1], always_exits(node.body)))
-        self.envs[-1] = dict(before)  # the other branch starts from what held before the ``if``
-
-    def visit_If_orelse(self, node: cst.If) -> None:
-        self.branch_frozen.append(not_requiring_grad(node.test, False))
-        self.branches.append((node, False))
-
-    def leave_If_orelse(self, node: cst.If) -> None:
-        self.branch_frozen.pop()
-        self.branches.pop()
-
     def visit_Try_body(self, node: cst.Try) -> None:
         self.handled.append(fallback_handlers(node))
 
@@ -287,16 +268,6 @@ class Collector(CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisitor):
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self.envs.pop()
 
-    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        self.grad.append(self.grad[-1])
-        self.block_marks.append((len(self.exit_ifs), len(self.branch_frozen)))
-
-    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
-        self.grad.pop()
-        exits, frozen = self.block_marks.pop()
-        del self.exit_ifs[exits:]
-        del self.branch_frozen[frozen:]
-
     def visit_With(self, node: cst.With) -> None:
         state: Optional[Grad] = None
         for item in node.items:
@@ -318,33 +289,13 @@ class Collector(CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisitor):
             return Grad.UNKNOWN
         return None
 
-    def visit_If(self, node: cst.If) -> None:
-        self.guards.append(node.test)
-        self.ifs.append(node)
-        self.if_envs.append((dict(self.envs[-1]), None))
-
-    def leave_If(self, original_node: cst.If) -> None:
-        self.guards.pop()
-        self.ifs.pop()
-        node = original_node
-        _, body = self.if_envs.pop()
-        if body is not None:
-            other_exits = node.orelse is not None and (
-                if_exits(node.orelse) if isinstance(node.orelse, cst.If) else always_exits(node.orelse.body))
-            self.envs[-1] = merge_envs([env for env, exits in (body, (self.envs[-1], other_exits)) if not exits]
-                                       or [self.envs[-1]])
-        if node.orelse is None and always_exits(node.body) and self.block_marks \
-                and self.func is not self.module_func:
-            # ``if test: return``: the rest of the block runs only where ``test`` is false
-            self.exit_ifs.append(node)
-            self.branch_frozen.append(not_requiring_grad(node.test, False))
-
     # ----------------------------------------------------------------- statements
     def _enter_stmt(self, node: cst.CSTNode) -> None:
         self.stmt_stack.append(node)
         self.stmt_id += 1
         if self.ifs:
             self.stmt_ifs[self.stmt_id] = tuple(self.ifs)
+            self.stmt_nodes[self.stmt_id] = node
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self._enter_stmt(node)
@@ -573,22 +524,6 @@ class Collector(CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisitor):
                 if sub is not None and sub.inplace:
                     self.inplace.append(InplaceSite("inplace_fn", node, self.value_of(first), first,
                                                     f"{sub.kind[1]}(inplace=True)", ctx))
-
-    def leave_Call(self, original_node: cst.Call) -> None:
-        node = original_node
-        if not isinstance(self._parent(0), cst.Expr) or not node.args:
-            return
-        qual = self.qualname(node.func)
-        if qual is None or "." not in qual or qual in api.INSPECTING_FUNCTIONS or qual in api.COPYING_FUNCTIONS \
-                or (qual.startswith("torch.") and not qual.startswith(api.OPAQUE_MODULE_REWRITERS)):
-            return
-        if self.project is not None and self.project.function_id(qual) is not None:
-            return  # a function of the project: its summary says what it writes
-        # ``quantize_(model, config)``: a library call made for its side effects on the module it
-        # is given may swap, convert or freeze its parameters: from here they are unknown
-        for arg in node.args:
-            if isinstance(arg.value, cst.Name) and isinstance(self.lookup(arg.value.value), ModuleInstance):
-                self.bind(arg.value.value, None)
 
     def _is_self(self, node: cst.BaseExpression) -> bool:
         return isinstance(node, cst.Name) and node.value == self.func.self_name

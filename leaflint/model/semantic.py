@@ -662,12 +662,14 @@ class SemanticModel:
                 write = writes_by_seq.get(seq)
                 if write is None or write.path is None:
                     continue
-                if not any(k == "backward" for _, _, k, _ in events[index + 1:]):
-                    continue
+                if not any(k == "backward" and not self._exclusive_stmts(s, stmt_id)
+                           for _, s, k, _ in events[index + 1:]):
+                    continue  # no backward on a path through the write
                 for prev_seq, prev_stmt, prev_kind, payload in reversed(events[:index]):
                     if prev_kind == "backward":
                         break
-                    if prev_kind == "use" and prev_stmt != stmt_id and _related(payload, write.path):
+                    if prev_kind == "use" and prev_stmt != stmt_id and _related(payload, write.path) \
+                            and not self._exclusive_stmts(prev_stmt, stmt_id):
                         flagged.add(id(write))
                         break
                     if prev_kind == "derive" and prev_stmt != stmt_id and self.derives_from_leaf(payload, write.path):
@@ -688,6 +690,18 @@ class SemanticModel:
         a ``.data`` write on it before backward() changes what backward reads, unseen."""
         name, sources = payload
         return (path == name or path.startswith(name + ".")) and any(self.leaf(v) is not None for v in sources)
+
+    def _exclusive_stmts(self, first: int, second: int) -> bool:
+        """Whether two statements (by number) sit in different branches of one ``if``."""
+        collector = self._collector
+        a_ifs, b_ifs = collector.stmt_ifs.get(first, ()), collector.stmt_ifs.get(second, ())
+        a, b = collector.stmt_nodes.get(first), collector.stmt_nodes.get(second)
+        if a is None or b is None:
+            return False
+        for node in a_ifs:
+            if node in b_ifs and node.orelse is not None and _contains(node.body, a) != _contains(node.body, b):
+                return True
+        return False
 
     def text(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node).strip()
