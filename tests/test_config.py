@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from leaflint.config import ConfigError, Overrides, Resolver, apply_layer, parse_table
-from hang_guard import HANG_GUARD
+from cli_inprocess import run
 
 BAD = textwrap.dedent("""\
     import torch
@@ -21,12 +18,6 @@ BAD = textwrap.dedent("""\
     w.add_(1)
     w -= 1
 """)
-
-
-def run(*args, cwd=None, stdin=None):
-    env = {k: v for k, v in os.environ.items() if k != "LEAFLINT_OUTPUT_FORMAT"}
-    return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, input=stdin, env=env,
-                          capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 def found(proc) -> list[tuple[str, int, str]]:
