@@ -1,9 +1,10 @@
 """``leaflint ARGS`` inside the test process, through click's CliRunner.
 
-For tests about what a command does (configuration, suppressions, notebooks, output formats), not about the
-process that runs it: a fresh ``python -m leaflint`` costs a start-up and libcst's import per
-call. test_cli.py, test_cli_conventions.py, test_hostile.py and others still run the real
-process (``python -m``, exit codes across the boundary, imports, stdin bytes, hangs).
+For tests about what a command does (configuration, suppressions, notebooks, output formats,
+the ruff-like conventions), not about the process that runs it: a fresh ``python -m leaflint``
+costs an interpreter start-up and libcst's import per call. The tests of the process itself
+keep a real one: test_cli.py (``python -m``, exit codes), test_hostile.py (hangs, bytes on
+stdin), test_cache.py (warm runs), the pseudo-terminal test and the import checks.
 
 Standard output is not a terminal, as in a pipe; ``color=True`` only stops click from stripping
 escape codes, so the output is byte for byte what the command wrote (a colour leak would show).
