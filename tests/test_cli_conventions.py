@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from hang_guard import HANG_GUARD
+from cli_inprocess import run
 
 from leaflint.rules.catalog import CATALOG
 
@@ -18,11 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 
 BAD = "import torch\n\nw = torch.zeros(3, requires_grad=True)\nw.add_(1)\nw -= 1  # noqa: E501\n"
-
-
-def run(*args, cwd=None, stdin=None):
-    return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 def nb(*sources: str) -> str:

@@ -37,6 +37,7 @@ from leaflint.checking import check_paths
 from leaflint.engine import lint_source
 from leaflint.rules import select_rules
 from hang_guard import HANG_GUARD
+from forked_runs import describe, run_all, run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -196,20 +197,20 @@ def test_second_fix_run_changes_nothing(fixed_copies, tmp_path):
 
 
 # --------------------------------------------------------------------------- twins at run time
-def _run_python(path: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1", TORCH_COMPILE_DISABLE="1")
-    env.pop("PYTHONPATH", None)
-    return subprocess.run([sys.executable, str(path)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=HANG_GUARD, stdin=subprocess.DEVNULL)
+@pytest.fixture(scope="module")
+def twin_runs():
+    """Every twin as __main__, each in its own child forked from a runner that imported torch
+    once (tests/forked_runs.py; test_forked_runs.py shows each child starts afresh)."""
+    pytest.importorskip("torch")
+    return run_all([twin_of(p) for p in fixable_fixtures()])
 
 
 @pytest.mark.parametrize("path", fixable_fixtures(), ids=lambda p: p.name)
-def test_twin_runs_with_gradients_flowing(path):
-    pytest.importorskip("torch")
-    proc = _run_python(twin_of(path))
-    assert proc.returncode == 0, f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr[-4000:]}"
-    assert "observed:" not in proc.stdout
-    assert "fixed:" in proc.stdout  # each twin states what its assertions showed
+def test_twin_runs_with_gradients_flowing(path, twin_runs):
+    result = twin_runs[str(twin_of(path))]
+    assert result["exit"] == 0, describe(result)
+    assert "observed:" not in result["stdout"]
+    assert "fixed:" in result["stdout"]  # each twin states what its assertions showed
 
 
 # ------------------------------------------------------------------------------ small files
@@ -530,7 +531,7 @@ def test_seed_pattern_conv_becomes_functional(tmp_path):
         assert m.scale.grad is not None and m.conv.weight.grad is not None
         print("ok")
     '''))
-    proc = _run_python(check)
+    proc = run_script(check)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
 
 

@@ -1,4 +1,4 @@
-"""Run every fixture as a script with real torch and check what it observed against its markers.
+"""Run every fixture as __main__ with real torch and check what it observed against its markers.
 
 A bad fixture must print exactly one ``observed: <line>: ...`` per ``# expect:`` marker line (and none
 elsewhere); a good fixture must run clean and print no observation at all. Good fixtures may carry
@@ -7,15 +7,13 @@ markers only for the opt-in LL202 (the ``.data`` idioms that are fine at run tim
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from hang_guard import HANG_GUARD
+from forked_runs import describe, run_all, run_script
 
 from leaflint.rules.catalog import CATALOG
 
@@ -29,7 +27,6 @@ CODES = set(CATALOG)
 NAME = re.compile(rf"^(ll[{''.join(sorted({code[2] for code in CODES}))}]_(bad|good)|trap_good)_[a-z0-9_]+\.py$")
 MARKER = re.compile(r"#\s*expect:\s*(LL\d{3}(?:\s*,\s*LL\d{3})*)")
 OBSERVED = re.compile(r"^observed: (\d+):", re.MULTILINE)
-TIMEOUT = HANG_GUARD
 
 
 def markers(path: Path) -> dict[int, list[str]]:
@@ -41,36 +38,19 @@ def markers(path: Path) -> dict[int, list[str]]:
     return found
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1", TORCH_COMPILE_DISABLE="1")
-    env.pop("PYTHONPATH", None)
-    return env
-
-
-def _run(argv: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        argv, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL
-    )
-
-
-RUNPY_CHECKED = ["ll1_bad_inplace_method.py", "ll2_bad_data_read_forward.py"]
-
-
-def _runpy_argv(path: Path) -> list[str]:
-    code = f"import os, runpy; os.chdir(os.path.dirname({str(ROOT)!r})); runpy.run_path({str(path)!r}, run_name='__main__')"
-    return [sys.executable, "-c", code]
+SCRIPT_CHECKED = ["ll1_bad_inplace_method.py", "ll2_bad_data_read_forward.py", "ll3_good_module_create.py"]
 
 
 @pytest.fixture(scope="module")
-def runs():
-    """Start every run at once (torch's import dominates) in a small thread pool."""
-    pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
-    futures = {("script", p.name): pool.submit(_run, [sys.executable, str(p)]) for p in FILES}
-    for name in RUNPY_CHECKED:
-        futures[("runpy", name)] = pool.submit(_run, _runpy_argv(FIXTURES / name))
-    yield futures
-    pool.shutdown(wait=True, cancel_futures=True)
+def runs(tmp_path_factory):
+    """Every fixture, each in its own child forked from a runner that imported torch once
+    (tests/forked_runs.py), from a directory other than the repository; a few also as
+    ``python FILE`` in a fresh interpreter from the repository root, started meanwhile, to show
+    that the two ways print the same."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scripts = {name: pool.submit(run_script, FIXTURES / name) for name in SCRIPT_CHECKED}
+        forked = run_all(FILES, cwd=tmp_path_factory.mktemp("elsewhere"))
+        yield {"forked": forked, "script": {name: future.result() for name, future in scripts.items()}}
 
 
 def _describe(proc: subprocess.CompletedProcess) -> str:
@@ -99,24 +79,27 @@ def test_fixture_markers_well_formed(path):
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_fixture_runs_and_observes_markers(path, runs):
-    proc = runs[("script", path.name)].result()
-    assert proc.returncode == 0, _describe(proc)
-    observed = [int(n) for n in OBSERVED.findall(proc.stdout)]
+    result = runs["forked"][str(path)]
+    assert result["exit"] == 0, describe(result)
+    observed = [int(n) for n in OBSERVED.findall(result["stdout"])]
     if "_good_" in path.name:
-        assert observed == [], _describe(proc)
+        assert observed == [], describe(result)
         return
     duplicated = sorted({n for n in observed if observed.count(n) > 1})
-    assert not duplicated, f"lines observed more than once: {duplicated}\n{_describe(proc)}"
+    assert not duplicated, f"lines observed more than once: {duplicated}\n{describe(result)}"
     expected = set(markers(path))
     assert set(observed) == expected, (
         f"marked but not observed: {sorted(expected - set(observed))}; "
-        f"observed but not marked: {sorted(set(observed) - expected)}\n{_describe(proc)}"
+        f"observed but not marked: {sorted(set(observed) - expected)}\n{describe(result)}"
     )
 
 
-@pytest.mark.parametrize("name", RUNPY_CHECKED)
-def test_fixture_under_runpy(name, runs):
-    """The fixtures also work through runpy.run_path (as the probe runs them), from another directory."""
-    proc = runs[("runpy", name)].result()
+@pytest.mark.parametrize("name", SCRIPT_CHECKED)
+def test_fixture_as_a_script_prints_what_its_forked_run_printed(name, runs):
+    """``python FILE`` in a fresh interpreter, from the repository root, observes the same lines
+    as the forked run (which, like the probe, runs the file through runpy.run_path)."""
+    proc = runs["script"][name]
     assert proc.returncode == 0, _describe(proc)
+    forked = runs["forked"][str(FIXTURES / name)]
+    assert OBSERVED.findall(proc.stdout) == OBSERVED.findall(forked["stdout"]), _describe(proc) + describe(forked)
     assert {int(n) for n in OBSERVED.findall(proc.stdout)} == set(markers(FIXTURES / name)), _describe(proc)

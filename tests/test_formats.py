@@ -21,6 +21,7 @@ from leaflint.report.github import escape_data, escape_property
 from leaflint.report.progress import Progress
 from leaflint.rules import REGISTRY
 from hang_guard import HANG_GUARD
+from cli_inprocess import run
 
 REPO = Path(__file__).resolve().parent.parent
 SARIF_SCHEMA = REPO.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
@@ -33,14 +34,6 @@ BAD = textwrap.dedent("""\
     w -= 1
 """)
 GOOD = "import torch\nx = torch.zeros(3)\nx.add_(1)\n"
-
-
-def run(*args, cwd=None, stdin=None, env=None):
-    full_env = dict(os.environ)
-    full_env.pop("LEAFLINT_OUTPUT_FORMAT", None)
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, input=stdin, env=full_env,
-                          capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 @pytest.fixture()

@@ -4,9 +4,6 @@ notebooks as one diagnostic, notebook positions in CI formats."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,13 +12,7 @@ from leaflint import notebook
 from leaflint.checking import check_paths
 from leaflint.engine import lint_source
 from leaflint.rules import select_rules
-from hang_guard import HANG_GUARD
-
-
-def run(*args, cwd=None, stdin=None):
-    env = {k: v for k, v in os.environ.items() if k != "LEAFLINT_OUTPUT_FORMAT"}
-    return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, input=stdin, env=env,
-                          capture_output=True, text=True, timeout=HANG_GUARD)
+from cli_inprocess import run
 
 
 def code(source, **extra):

@@ -1,9 +1,10 @@
 """The pre-commit hook, for real: ``pre-commit try-repo`` installs leaflint from a committed copy
 of this working tree into pre-commit's own environment and runs the ``leaflint`` hook on a
-temporary git repository: it fails on a bad file and passes on good ones.
+temporary git repository: it fails on a bad file; the README's snippets, run as written, fail on
+a bad file and pass on good ones.
 
-Slow (pre-commit pip-installs leaflint, libcst and click: 30-60 s the first time) and needs the
-package index; skipped with the reason when pre-commit or git is missing or the install fails
+Slow (each install builds leaflint and installs libcst and click; the module shares one pip
+cache, so the wheels are fetched once) and needs the package index; skipped with the reason when pre-commit or git is missing or the install fails
 for lack of network.
 """
 
@@ -43,12 +44,21 @@ pytestmark = [
 ]
 
 
-def _git_env(home: Path) -> dict:
+@pytest.fixture(scope="module")
+def pip_cache(tmp_path_factory) -> Path:
+    """One pip cache for the module's installs: the wheels pip downloads or builds for one
+    (setuptools for the build, libcst, click) are not fetched again for the next."""
+    return tmp_path_factory.mktemp("pip-cache")
+
+
+def _git_env(home: Path, pip_cache: Path | None = None) -> dict:
     env = dict(os.environ)
     env.update(GIT_AUTHOR_NAME="leaflint tests", GIT_AUTHOR_EMAIL="tests@example.invalid",
                GIT_COMMITTER_NAME="leaflint tests", GIT_COMMITTER_EMAIL="tests@example.invalid",
                GIT_CONFIG_NOSYSTEM="1", HOME=str(home), PRE_COMMIT_HOME=str(home / "pre-commit"),
                PIP_DISABLE_PIP_VERSION_CHECK="1")
+    if pip_cache is not None:
+        env["PIP_CACHE_DIR"] = str(pip_cache)
     env.pop("GIT_DIR", None)
     env.pop("GIT_WORK_TREE", None)
     env.pop("LEAFLINT_OUTPUT_FORMAT", None)
@@ -101,8 +111,11 @@ def test_hooks_file_declares_the_hook():
         assert line in text
 
 
-def test_pre_commit_try_repo_fails_on_bad_and_passes_on_good(tmp_path):
-    env = _git_env(tmp_path)
+def test_pre_commit_try_repo_fails_on_bad(tmp_path, pip_cache):
+    """try-repo builds the hook's environment from scratch in a store of its own, every call: it
+    runs once, on a bad file. The same hook passing on good files (an excluded build/ directory,
+    a notebook) is checked by the README snippet's `pre-commit run` below, which installs once."""
+    env = _git_env(tmp_path, pip_cache)
     hook_repo = _hook_repo_copy(tmp_path / "leaflint-repo", env)
 
     project = tmp_path / "project"
@@ -117,8 +130,10 @@ def test_pre_commit_try_repo_fails_on_bad_and_passes_on_good(tmp_path):
     assert "leaflint" in output and "Failed" in output, output
     assert "train.py:4:1: LL101" in output, output
 
-    # good files pass; an excluded directory (build/) is skipped thanks to --force-exclude even
-    # though pre-commit passes its files explicitly; a clean notebook is linted too
+
+def _good_project_files(project: Path) -> None:
+    """Good files, plus a bad one in build/ (excluded by default: --force-exclude keeps it out
+    even though pre-commit passes its files explicitly) and a clean notebook (linted too)."""
     (project / "train.py").write_text(GOOD)
     (project / "build").mkdir()
     (project / "build" / "generated.py").write_text(BAD)
@@ -126,12 +141,6 @@ def test_pre_commit_try_repo_fails_on_bad_and_passes_on_good(tmp_path):
                            "source": ["%matplotlib inline\n", "import torch\n", "x = torch.zeros(2)\n", "x.add_(1)\n"]}],
                 "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     (project / "explore.ipynb").write_text(json.dumps(notebook, indent=1))
-    _commit_all(project, env, "fixed")
-
-    passing = _try_repo(project, hook_repo, env)
-    output = passing.stdout + passing.stderr
-    assert passing.returncode == 0, output
-    assert "Passed" in output, output
 
 
 # ------------------------------------------------------------------- the README's snippets, as written
@@ -168,8 +177,8 @@ def test_readme_pins_a_revision_that_exists():
     assert exists.returncode == 0, f"README pins rev {rev!r}, which this repository does not have"
 
 
-def test_readme_pre_commit_snippet_runs_as_written(tmp_path):
-    env = _git_env(tmp_path)
+def test_readme_pre_commit_snippet_runs_as_written(tmp_path, pip_cache):
+    env = _git_env(tmp_path, pip_cache)
     hook_repo = _hook_repo_copy(tmp_path / "leaflint-repo", env)
     snippet = _readme_yaml("pre-commit")
     rev = _readme_rev(snippet)
@@ -190,21 +199,23 @@ def test_readme_pre_commit_snippet_runs_as_written(tmp_path):
     assert failing.returncode == 1, output
     assert "train.py:4:1: LL101" in output, output
 
-    (project / "train.py").write_text(GOOD)
+    _good_project_files(project)
     _commit_all(project, env, "fixed")
     passing = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"],
                              cwd=project, env=env, capture_output=True, text=True, timeout=900)
-    assert passing.returncode == 0, passing.stdout + passing.stderr
+    output = passing.stdout + passing.stderr
+    assert passing.returncode == 0, output
+    assert "Passed" in output, output
 
 
-def test_readme_actions_snippet_steps_run_as_written(tmp_path):
+def test_readme_actions_snippet_steps_run_as_written(tmp_path, pip_cache):
     """The workflow's `run:` steps: pip installs leaflint from the URL at `rev` (a local clone at
     its HEAD here), then the two `leaflint check` steps run in a project with a finding."""
     import venv
 
     import yaml
 
-    env = _git_env(tmp_path)
+    env = _git_env(tmp_path, pip_cache)
     hook_repo = _hook_repo_copy(tmp_path / "leaflint-repo", env)
     workflow = yaml.safe_load(_readme_yaml("GitHub Actions"))
     runs = [step["run"] for step in workflow["jobs"]["leaflint"]["steps"] if "run" in step]

@@ -8,15 +8,11 @@ reports/_runner.py, which imports torch once and forks one child per program.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from forked_runs import describe, run_all, run_batch
 
 pytest.importorskip("torch")
 
@@ -26,44 +22,16 @@ FAMILIES = ("ll1", "ll2", "ll3")
 BAD = sorted(p for fam in FAMILIES for p in (REPORTS / fam).glob("*_bad.py"))
 MARKER = re.compile(r"#\s*(expect|report):\s*LL\d{1,3}")
 SOURCE = re.compile(r"^Source: (https?://\S+)$", re.MULTILINE)
-TIMEOUT = 600
 
 
 def _ids(paths):
     return [f"{p.parent.name}/{p.name[: -len('_bad.py')]}" for p in paths]
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1", TORCH_COMPILE_DISABLE="1")
-    env.pop("PYTHONPATH", None)
-    return env
-
-
-def _run_batch(paths: list[Path]) -> dict[str, dict]:
-    proc = subprocess.run(
-        [sys.executable, str(REPORTS / "_runner.py"), *map(str, paths)],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    return {r["file"]: r for r in results}
-
-
 @pytest.fixture(scope="module")
 def runs() -> dict[str, dict]:
     """Run every bad and fixed program, in two batches side by side (2 cores)."""
-    files = [p for bad in BAD for p in (bad, bad.with_name(bad.name.replace("_bad.py", "_fixed.py")))]
-    batches = [files[0::2], files[1::2]]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        merged: dict[str, dict] = {}
-        for part in pool.map(_run_batch, batches):
-            merged.update(part)
-    return merged
-
-
-def _describe(result: dict) -> str:
-    return f"exit {result['exit']}\n--- stdout\n{result['stdout']}\n--- stderr\n{result['stderr'][-3000:]}"
+    return run_all([p for bad in BAD for p in (bad, bad.with_name(bad.name.replace("_bad.py", "_fixed.py")))])
 
 
 def test_enough_reports_in_every_family():
@@ -87,16 +55,16 @@ def test_report_is_well_formed(bad: Path):
 def test_bad_program_shows_the_bug(runs, bad: Path):
     result = runs[str(bad)]
     shown = [ln for ln in result["stdout"].splitlines() if ln.startswith("bug-shown:")]
-    assert result["exit"] == 0 and len(shown) == 1, _describe(result)
+    assert result["exit"] == 0 and len(shown) == 1, describe(result)
 
 
 @pytest.mark.parametrize("bad", BAD, ids=_ids(BAD))
 def test_fixed_program_runs_clean(runs, bad: Path):
     result = runs[str(bad.with_name(bad.name.replace("_bad.py", "_fixed.py")))]
     lines = result["stdout"].splitlines()
-    assert result["exit"] == 0, _describe(result)
-    assert not any(ln.startswith("bug-shown:") for ln in lines), _describe(result)
-    assert sum(ln.startswith("clean:") for ln in lines) == 1, _describe(result)
+    assert result["exit"] == 0, describe(result)
+    assert not any(ln.startswith("bug-shown:") for ln in lines), describe(result)
+    assert sum(ln.startswith("clean:") for ln in lines) == 1, describe(result)
 
 
 def test_runner_reports_a_program_that_does_not_reproduce(tmp_path):
@@ -114,6 +82,6 @@ def test_runner_reports_a_program_that_does_not_reproduce(tmp_path):
         "bug_raises('leaf Variable', step)\n",
         encoding="utf-8",
     )
-    result = _run_batch([stale])[str(stale)]
+    result = run_batch([stale])[str(stale)]
     assert result["exit"] != 0 and "did not raise" in result["stderr"]
     assert "bug-shown:" not in result["stdout"]

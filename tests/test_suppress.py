@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,7 @@ import pytest
 
 from leaflint.suppress import parse
 from hang_guard import HANG_GUARD
+from cli_inprocess import run
 
 BODY = textwrap.dedent("""\
     import torch
@@ -25,12 +25,6 @@ BODY = textwrap.dedent("""\
     y.backward()
 """)
 # LL101 at 5, LL102 at 6, LL201 at 8
-
-
-def run(*args, cwd=None, stdin=None):
-    env = {k: v for k, v in os.environ.items() if k != "LEAFLINT_OUTPUT_FORMAT"}
-    return subprocess.run([sys.executable, "-m", "leaflint", *args], cwd=cwd, input=stdin, env=env,
-                          capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 def codes(proc) -> list[tuple[int, str]]:
