@@ -163,3 +163,74 @@ class Conv(nn.Module):
 """
     model = model_of(src)
     assert [w.value_roots for w in model.data_writes] == [frozenset()]
+
+
+def test_update_step_reading_its_own_grad_is_not_a_graph_cut():
+    """Principle (round four, precision): `p.data = p.data - p.grad * f(rate)` is an optimizer-style
+    update that reads the written tensor's own `.grad`; a learned rate's graph is not meant to reach
+    the weights through it. The same write without the own `.grad` discards the rate's graph."""
+    from leaflint.model.judge import harm
+
+    src = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+def meta_step(model, rates):
+    for p, rate in zip(model.parameters(), rates.parameters()):
+        p.data = p.data - p.grad * F.softplus(rate)
+
+def scale_step(model, rates):
+    for p, rate in zip(model.parameters(), rates.parameters()):
+        p.data = p.data * F.softplus(rate)
+"""
+    model = model_of(src)
+    kinds = {w.ctx.func.name: (harm(model, w).kind if harm(model, w) else None) for w in model.data_writes}
+    assert kinds["meta_step"] != "discards-graph"
+    assert kinds["scale_step"] == "discards-graph"
+
+
+def test_value_transfers_outside_the_graph_are_not_graph_cuts():
+    """Principles (round four, precision), in the undetached form the static pass accepts: a module
+    re-deriving its own parameter from its own state outside forward (a load), a shape-only
+    conversion into a deep copy's parameter (a transfer), and a `.data` write in forward behind a
+    one-time flag it sets (first-call setup). fixtures/ll2_good_records_and_steps.py detaches these
+    values, because the probe reports any discarded graph as a missed LL201."""
+    from leaflint.model.judge import harm
+
+    src = """
+import copy
+import torch
+from torch import nn
+
+class Whitener(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.proj = nn.Parameter(torch.eye(dim))
+        self.var = nn.Parameter(torch.ones(dim))
+
+    def load_stats(self):
+        self.proj.data = self.proj @ torch.diag(self.var.rsqrt())
+
+class LazyRounded(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(dim, dim))
+        self.rounded = False
+
+    def forward(self, x):
+        if not self.rounded:
+            step = self.weight.abs().mean()
+            self.weight.data = torch.round(self.weight / step) * step
+            self.rounded = True
+        return x @ self.weight
+
+def widen(module, batch):
+    wide = copy.deepcopy(module)
+    for name, param in module.named_parameters():
+        getattr(wide, name).data = param.expand(batch, *param.shape)
+    return wide
+"""
+    model = model_of(src)
+    found = {w.ctx.func.name: harm(model, w) for w in model.data_writes}
+    assert found["load_stats"] is None and found["forward"] is None and found["widen"] is None, found
