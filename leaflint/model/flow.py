@@ -12,6 +12,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from leaflint.model.imports import dotted
+from leaflint.model.syntax import contains
 from leaflint.model.values import DictOf, Fresh, ModuleInstance, ParamIter, PlainTensor, TensorList, Value
 
 # Exceptions whose handler catches what torch raises for these mistakes (TypeError for a tensor
@@ -255,19 +256,9 @@ def guard_once(node: cst.If, stmt: Optional[cst.CSTNode], assigned: set[str]) ->
     """A call or statement inside the body of ``if <not made yet>:`` where ``assigned`` (what the
     guarded code, callees included, assigns) makes it made: ``if self.trace is None:
     self._setup()`` with ``_setup`` assigning ``self.trace``."""
-    if stmt is None or not _inside(node.body, stmt):
+    if stmt is None or not contains(node.body, stmt):
         return False
     return bool(_paths_read(node.test) & assigned)
-
-
-def _inside(root: cst.CSTNode, node: cst.CSTNode) -> bool:
-    stack = [root]
-    while stack:
-        current = stack.pop()
-        if current is node:
-            return True
-        stack.extend(current.children)
-    return False
 
 
 def merge_envs(envs: list[dict]) -> dict:

@@ -19,6 +19,7 @@ import libcst as cst
 from leaflint.model.facts import AttrAssign, ClassInfo, Context, FuncInfo
 from leaflint.model.flow import assigned_paths, exit_once, guard_once, one_time_guard
 from leaflint.model.imports import dotted
+from leaflint.model.syntax import contains
 from leaflint.model.values import Fresh, FrozenParameter, ModuleInstance, SelfRef, Value
 from leaflint.model.walk import children
 
@@ -167,16 +168,6 @@ class LifecycleQueries:
                     and isinstance(earlier.value, (Fresh, FrozenParameter)) and not exclusive(earlier.ctx, ctx):
                 return True
         return False
-
-
-def contains(root: cst.CSTNode, node: Optional[cst.CSTNode]) -> bool:
-    stack = [root]
-    while stack:
-        current = stack.pop()
-        if current is node:
-            return True
-        stack.extend(current.children)
-    return False
 
 
 def exclusive(first: Context, second: Context) -> bool:

@@ -25,7 +25,8 @@ from leaflint.model.values import (
     Attr, DataOf, DictOf, Fresh, FrozenParameter, Item, Key, ModuleInstance, ParamItem, ParamIter, PlainTensor, SelfRef,
     TensorList, Value, Values, View,
 )
-from leaflint.model.lifecycle import LifecycleQueries, contains
+from leaflint.model.lifecycle import LifecycleQueries
+from leaflint.model.syntax import contains
 from leaflint.model.walk import walk
 
 

@@ -177,3 +177,14 @@ def parameters_slot(target: cst.BaseExpression) -> Optional[tuple[cst.BaseExpres
     name = key.value.value.strip("'\"") if isinstance(key, cst.Index) and isinstance(key.value, cst.SimpleString) \
         else "<name>"
     return target.value.value, name
+
+
+def contains(root: cst.CSTNode, node: Optional[cst.CSTNode]) -> bool:
+    """Whether ``node`` (by identity) is ``root`` or inside it."""
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        if current is node:
+            return True
+        stack.extend(current.children)
+    return False

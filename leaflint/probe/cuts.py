@@ -14,6 +14,7 @@ import sys
 import torch
 
 from leaflint.probe import describe, frames, schema, state
+from leaflint.probe.describe import tensors_in
 
 __tracebackhide__ = True
 
@@ -34,21 +35,11 @@ def active() -> bool:
         return False
 
 
-def _tensors(values):
-    for v in values:
-        if isinstance(v, torch.Tensor):
-            yield v
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                if isinstance(x, torch.Tensor):
-                    yield x
-
-
 def enter(module, args) -> None:
     """A module's forward starts: watch the leaves that require grad it was given."""
     if not torch.is_grad_enabled():
         return
-    ids = {id(t): t for t in _tensors(args) if t.is_leaf and t.requires_grad}
+    ids = {id(t): t for t in tensors_in(args) if t.is_leaf and t.requires_grad}
     if ids:
         _stack().append({"module": module, "ids": ids, "use": None})
 
@@ -61,7 +52,7 @@ def seen(args, kwargs) -> None:
     if top["use"] is not None:
         return
     values = list(args) + (list(kwargs.values()) if kwargs else [])
-    for t in _tensors(values):
+    for t in tensors_in(values):
         if id(t) in top["ids"] and top["ids"][id(t)] is t:
             frame, real, via = frames.find_user_frame(sys._getframe(2))
             if frame is not None and via is None:
@@ -77,7 +68,7 @@ def leave(module, output) -> None:
     entry = stack.pop()
     if entry["use"] is None or not torch.is_grad_enabled():
         return
-    outs = list(_tensors([output] if isinstance(output, torch.Tensor) else output
+    outs = list(tensors_in([output] if isinstance(output, torch.Tensor) else output
                          if isinstance(output, (list, tuple)) else []))
     if not outs or any(o.requires_grad for o in outs):
         return

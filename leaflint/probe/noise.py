@@ -13,6 +13,7 @@ import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
 from leaflint.probe import state
+from leaflint.probe.describe import tensors_in
 
 __tracebackhide__ = True
 
@@ -25,16 +26,6 @@ RANDOM_INPLACE = frozenset({"normal_", "uniform_", "bernoulli_", "exponential_",
 
 _drawn = WeakIdKeyDictionary()  # tensor -> True: drawn at random inside a forward, or computed from one
 _active = [False]
-
-
-def _tensors(values):
-    for v in values:
-        if isinstance(v, torch.Tensor):
-            yield v
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                if isinstance(x, torch.Tensor):
-                    yield x
 
 
 def _mark(result) -> None:
@@ -64,7 +55,7 @@ def follow(args, kwargs, result) -> None:
         if not _drawn:
             _active[0] = False
             return
-        if any(t in _drawn for t in _tensors(args)) or (kwargs and any(t in _drawn for t in _tensors(kwargs.values()))):
+        if any(t in _drawn for t in tensors_in(args)) or (kwargs and any(t in _drawn for t in tensors_in(kwargs.values()))):
             _mark(result)
     except Exception as exc:
         state.failed("following random values", exc)
@@ -74,5 +65,5 @@ def carries_noise(args, kwargs) -> bool:
     """Whether an in-place op's operands (not its receiver) include a remembered random tensor."""
     if not _drawn:
         return False
-    return any(t in _drawn for t in _tensors(args[1:])) or bool(
-        kwargs and any(t in _drawn for t in _tensors(kwargs.values())))
+    return any(t in _drawn for t in tensors_in(args[1:])) or bool(
+        kwargs and any(t in _drawn for t in tensors_in(kwargs.values())))

@@ -11,6 +11,7 @@ from leaflint.model.imports import dotted
 from leaflint.model.judge import Harm, harm
 from leaflint.model.nograd import cut_calls
 from leaflint.model.semantic import DataWrite, Grad
+from leaflint.model.syntax import contains
 from leaflint.model.torchapi import nn_init_name
 from leaflint.blocks import loop_of_writes, move_after_backward
 from leaflint.fix.data import build_data_read_fix, build_data_write_fix, build_move_after_backward_fix
@@ -266,16 +267,6 @@ with torch.no_grad():
                                 f"bypassing autograd's version counter; {write_advice(model, write)}")
 
 
-def _contains(root: cst.CSTNode, target: cst.CSTNode) -> bool:
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node is target:
-            return True
-        stack.extend(node.children)
-    return False
-
-
 def _record_value(value: cst.BaseExpression, target: cst.CSTNode) -> bool:
     """Whether ``target`` is ``value`` itself or reaches it only through conversions and
     choices (``x.data``, ``item(x.data)``, ``x.data.item()``, ``a if c else x.data``): no
@@ -339,7 +330,7 @@ def computes_output(read) -> bool:
     small = stmt.body[0]
     if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
         targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-        if any(_contains(target, read.node) for target in targets):
+        if any(contains(target, read.node) for target in targets):
             return False
         base = dotted(read.node.value)
         if isinstance(small, cst.Assign) and base is not None and all(
