@@ -22,7 +22,7 @@ from leaflint.model.flow import one_time_guard
 from leaflint.model.imports import dotted
 from leaflint.model.roots import MODULE
 from leaflint.model.torchapi import MASKING_METHODS
-from leaflint.model.walk import children
+from leaflint.model.walk import children, descendants
 
 # Functions that run a backward pass, by qualified name (a method call is recognised by its name).
 BACKWARD_FUNCS = frozenset({"torch.autograd.backward", "torch.autograd.grad"})
@@ -105,13 +105,8 @@ def _steps_with_own_grad(write: DataWrite) -> bool:
     target = dotted(write.target_node) if write.target_node is not None else None
     if target is None or write.value_node is None:
         return False
-    stack: list[cst.CSTNode] = [write.value_node]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Attribute) and node.attr.value == "grad" and dotted(node.value) == target:
-            return True
-        stack.extend(children(node))
-    return False
+    return any(isinstance(node, cst.Attribute) and node.attr.value == "grad" and dotted(node.value) == target
+               for node in descendants(write.value_node))
 
 
 def _same_owner(target: Optional[cst.CSTNode], source: cst.CSTNode) -> bool:
@@ -135,13 +130,8 @@ RANDOM_CALLS = frozenset({"rand", "randn", "randint", "rand_like", "randn_like",
 
 def _draws_random(node: Optional[cst.CSTNode]) -> bool:
     """Whether an expression draws random values (``torch.randn_like(w) * s``, ``w.new(n).normal_()``)."""
-    stack = [node] if node is not None else []
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Call) and call_name(current) in RANDOM_CALLS:
-            return True
-        stack.extend(children(current))
-    return False
+    return node is not None and any(isinstance(current, cst.Call) and call_name(current) in RANDOM_CALLS
+                                    for current in descendants(node))
 
 
 def perturbs(write: DataWrite) -> bool:

@@ -21,7 +21,7 @@ from leaflint.model.flow import assigned_paths, exit_once, guard_once, one_time_
 from leaflint.model.imports import dotted
 from leaflint.model.syntax import contains
 from leaflint.model.values import Fresh, FrozenParameter, ModuleInstance, SelfRef, Value
-from leaflint.model.walk import children
+from leaflint.model.walk import children, descendants
 
 
 class LifecycleQueries:
@@ -182,16 +182,8 @@ def exclusive(first: Context, second: Context) -> bool:
 
 def paths_in(node: cst.CSTNode) -> set[str]:
     """The dotted names and attribute paths in an expression."""
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (cst.Name, cst.Attribute)):
-            path = dotted(current)
-            if path is not None:
-                found.add(path)
-        stack.extend(children(current))
-    return found
+    paths = (dotted(current) for current in descendants(node) if isinstance(current, (cst.Name, cst.Attribute)))
+    return {path for path in paths if path is not None}
 
 
 def super_calls(node: cst.FunctionDef) -> set[str]:

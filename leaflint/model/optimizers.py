@@ -24,7 +24,7 @@ import libcst as cst
 
 from leaflint.model.imports import dotted
 from leaflint.model.values import Fresh, ModuleInstance
-from leaflint.model.walk import children
+from leaflint.model.walk import children, descendants
 
 if TYPE_CHECKING:
     from leaflint.model.facts import AttrAssign, FuncInfo
@@ -147,15 +147,6 @@ def _optimizer_over(model: "SemanticModel", value: cst.BaseExpression) -> Option
     return None
 
 
-def _names_in(node: cst.CSTNode) -> Iterator[cst.Name]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Name):
-            yield current
-        stack.extend(children(current))
-
-
 def _under(path: str, owner: str) -> bool:
     return path == owner or path.startswith(owner + ".")
 
@@ -181,7 +172,7 @@ def stale_optimizers(model: "SemanticModel", lazy: Callable[["AttrAssign"], bool
             if isinstance(func.node, cst.FunctionDef) and stmt is body:
                 continue
             bound = _bound_names(stmt)
-            used = {n.value for n in _names_in(stmt)} - bound
+            used = {n.value for n in descendants(stmt) if isinstance(n, cst.Name)} - bound
             for name in list(pending):
                 if name in used:
                     if not _hands_over(stmt, name):
@@ -224,17 +215,9 @@ def _bound_names(stmt: cst.SimpleStatementLine) -> set[str]:
 
 def _hands_over(stmt: cst.SimpleStatementLine, name: str) -> bool:
     """``opt.add_param_group(...)``: the new parameters are given to the optimizer."""
-    text_calls = [n for n in _calls(stmt) if isinstance(n.func, cst.Attribute) and dotted(n.func.value) == name]
+    text_calls = [n for n in descendants(stmt)
+                  if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and dotted(n.func.value) == name]
     return bool(text_calls) and all(c.func.attr.value == "add_param_group" for c in text_calls)
-
-
-def _calls(node: cst.CSTNode) -> Iterator[cst.Call]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Call):
-            yield current
-        stack.extend(children(current))
 
 
 def _replacement_in(model, stmt, owner: str, assigns_at, calls_at, replaced, func) -> Optional[str]:

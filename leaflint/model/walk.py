@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import libcst as cst
 
@@ -206,6 +206,15 @@ class _Walk:
         self.pop()
         if leave is not None:
             leave(visitor, node)
+
+
+def descendants(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """``root`` and every node under it (whitespace and punctuation left out), depth first."""
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(children(current))
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
