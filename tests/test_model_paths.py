@@ -276,3 +276,32 @@ vit.requires_grad_(False)
 edit_frozen(vit, 1)
 """
     assert leaf_sites(src) == {"model.encoder.layer[3].output.dense.weight[:, j] -= v"}
+
+
+def test_a_flag_made_leaf_is_one_only_where_the_flag_may_hold():
+    """``requires_grad=flag`` (a factory or ``nn.Parameter``) makes a leaf "when `flag` is true";
+    a write where the branches around it hold only with the flag false is on a constant."""
+    src = HEADER + """
+class Scale(nn.Module):
+    def __init__(self, dim, learnable):
+        super().__init__()
+        self.s = nn.Parameter(torch.ones(dim), requires_grad=learnable)
+        self.s.mul_(2.0)
+        if not learnable:
+            self.s.mul_(0.5)
+
+def draw(n, flag):
+    w = nn.Parameter(torch.empty(n), requires_grad=flag)
+    w.normal_()
+    if flag:
+        w = w * 1.0
+    else:
+        w.add_(1.0)
+    if flag:
+        return w
+    w.sub_(1.0)
+    return w
+"""
+    model = model_of(src)
+    whens = {model.text(s.node): model.site_leaf(s).when for s in model.inplace if model.site_leaf(s) is not None}
+    assert whens == {"self.s.mul_(2.0)": "learnable", "w.normal_()": "flag"}

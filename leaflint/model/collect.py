@@ -385,6 +385,8 @@ class Collector(FlowMixin, CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisit
                 cls.containers.add(attr)
             elif isinstance(value, Fresh) and self._is_parameter_call(branch):
                 cls.params[attr] = True
+                if value.when is not None:  # ``requires_grad=flag``: requires grad when it is true
+                    cls.frozen_when.setdefault(attr, value.when)
             elif isinstance(value, FrozenParameter) or (self._is_parameter_call(branch) and value is None):
                 cls.params[attr] = False if isinstance(value, FrozenParameter) else None
             elif isinstance(branch, cst.Call) and self.qualname(branch.func) in api.PARAMETER:

@@ -343,6 +343,9 @@ class Evaluator:
         """``nn.Parameter(t[, requires_grad])`` or a subclass of it (whose ``__new__`` may decide)."""
         rg = kwarg(node, "requires_grad")
         flag = rg.value if rg is not None else positional(node, 1)
+        if flag is not None and is_true(flag) is None and dotted(flag) is not None:
+            # ``requires_grad=flag``: a leaf that requires grad when the flag is true
+            return Fresh(f"nn.Parameter(..., requires_grad={dotted(flag)})", when=dotted(flag))
         if flag is not None and is_true(flag) is not True:
             return FrozenParameter()
         if custom_new and flag is None:

@@ -277,3 +277,24 @@ def merge_envs(envs: list[dict]) -> dict:
         if any(name in env and env[name] is None for env in envs):
             merged[name] = None
     return merged
+
+
+def _polarity(test: cst.BaseExpression, holds: bool) -> Optional[tuple[str, bool]]:
+    """``flag`` / ``self.flag`` / ``not flag`` as (the dotted name, whether it is true), when
+    ``test`` holds (``holds``) or does not; None for any other test."""
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, holds = test.expression, not holds
+    name = dotted(test)
+    return (name, holds) if name is not None else None
+
+
+def refuted_where(when: str, ifs: tuple[cst.If, ...], exits: tuple[cst.If, ...], node: cst.CSTNode) -> bool:
+    """Whether the branches around ``node`` hold only where ``when`` (``flag``, ``not freeze``:
+    the condition under which a leaf requires grad) is false: the write under ``if not flag:``,
+    in the ``else`` of ``if flag:``, or after ``if flag: return``."""
+    wanted = _polarity(cst.parse_expression(when), True)
+    if wanted is None:
+        return False
+    held = [_polarity(branch.test, contains(branch.body, node)) for branch in ifs]
+    held += [_polarity(branch.test, False) for branch in exits]
+    return any(fact is not None and fact[0] == wanted[0] and fact[1] != wanted[1] for fact in held)

@@ -17,7 +17,7 @@ from leaflint.model.collect import Collector
 from leaflint.model.facts import (  # noqa: F401  (re-exported for the rules)
     AttrAssign, CallRef, ClassInfo, Context, DataRead, DataWrite, FuncInfo, Grad, InplaceSite, Leaf,
 )
-from leaflint.model.flow import common_return, handles, one_time_guard
+from leaflint.model.flow import common_return, handles, one_time_guard, refuted_where
 from leaflint.model.prepass import prepass
 from leaflint.model.project import ProjectView
 from leaflint.model.summaries import call_site_writes, graph_argument_writes, returned_value
@@ -428,7 +428,11 @@ class SemanticModel(LifecycleQueries):
             return None  # in __init__, before the Parameter is assigned: still a plain tensor
         if isinstance(root, ParamItem) and root.base is None and self._callers_pass_frozen(site):
             return None
-        return self.leaf(site.target)
+        found = self.leaf(site.target)
+        if found is not None and found.when is not None \
+                and refuted_where(found.when, site.ctx.ifs, site.ctx.exits, site.node):
+            return None  # ``if not flag: w.fill_(1)``: a leaf that requires grad only when ``flag`` is true
+        return found
 
     def _callers_pass_frozen(self, site: InplaceSite) -> bool:
         """A parameter annotated ``nn.Parameter`` says its type, not that it requires grad: when

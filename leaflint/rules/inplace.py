@@ -37,8 +37,7 @@ def describe_target(model: SemanticModel, site: InplaceSite, width: int = 1000) 
     text = short(model.text(site.target_node), width)
     what = "a parameter" if leaf is not None and leaf.kind == "parameter" else "a tensor created with requires_grad=True"
     if leaf is not None and leaf.when is not None and leaf.kind == "parameter":
-        what = (f"a parameter whose requires_grad is switched off only under a condition (a leaf that requires "
-                f"grad when {condition(leaf.when)})")
+        what = f"a parameter (a leaf that requires grad when {condition(leaf.when)})"
     elif leaf is not None and leaf.when is not None:
         what = f"a tensor created with requires_grad={leaf.when} (a leaf that requires grad when {condition(leaf.when)})"
     elif leaf is not None:
@@ -150,8 +149,9 @@ instance whose class makes `P` a Parameter, a list or dict holding leaves); the 
 that call (`init_table(emb.weight)`). A function of the file handed to a call outside it together
 with its arguments (`functools.partial(fn, model)`, `executor.submit(fn, model)`) counts as
 called with them. A parameter whose requires_grad is switched off only under a condition
-(`if freeze: emb.weight.requires_grad = False`) is reported with that condition ("when
-`freeze` is false"). This holds for every LL1 rule, and across the
+(`if freeze: emb.weight.requires_grad = False`), or created with a flag
+(`nn.Parameter(t, requires_grad=learnable)`, `torch.zeros(n, requires_grad=flag)`), is reported
+with that condition ("when `freeze` is false", "when `learnable` is true"). This holds for every LL1 rule, and across the
 modules of a project (the project index): a helper in `utils.py` called from `model.py` is
 reported at its write in `utils.py`, the message naming the call and the module that makes it.
 
