@@ -199,6 +199,21 @@ UNI = """\
 """
 
 
+# Two `.data =` update steps outside no_grad: the first value's graph reaches only the parameter
+# itself (dropping it cuts nothing); the second also reaches a learned rate, which loses its gradient.
+STEPS = """\
+import torch
+from torch import nn
+model = nn.Linear(3, 1)
+rate = nn.Parameter(torch.tensor(0.1))
+model(torch.randn(4, 3)).pow(2).mean().backward()
+for p in model.parameters():
+    p.data = p - 0.1 * p.grad
+for p in model.parameters():
+    p.data = p - rate * p.grad
+"""
+
+
 @pytest.fixture(scope="module")
 def small_runs(tmp_path_factory):
     """Every small program's probe runs, started together (tests/probe_runs.py)."""
@@ -222,6 +237,7 @@ def small_runs(tmp_path_factory):
     runs.add("two", {"two.py": TWO}, ["two.py"])
     runs.add("two_keep_going", {"two.py": TWO}, ["--keep-going", "two.py"])
     runs.add("uni", {"uni.py": UNI}, ["--output-format", "json", "uni.py"])
+    runs.add("steps", {"steps.py": STEPS}, ["--output-format", "json", "steps.py"])
     yield runs
     runs.close()
 
@@ -290,3 +306,11 @@ def test_columns_are_characters_not_bytes(small_runs):
     [d] = [d for d in data if d["location"]["row"] == 4]
     assert d["verdict"] == "confirmed"
     assert d["location"]["column"] == 16  # `é.add_(1)` starts at character 16 (byte 19)
+
+
+def test_a_discarded_graph_counts_only_when_it_reaches_another_leaf(small_runs):
+    proc = small_runs["steps"]
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    missed = [d for d in json.loads(proc.stdout) if d["verdict"] == "missed"]
+    assert [(d["location"]["row"], d["code"]) for d in missed] == [(9, "LL201")], missed
+    assert "`rate`" in missed[0]["evidence"] and "discards" in missed[0]["evidence"]

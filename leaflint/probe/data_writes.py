@@ -29,10 +29,16 @@ def handle_data_set(func, args, kwargs):
             frame, real, via = frames.find_user_frame(caller)
             if frame is not None:
                 old_ptr = describe.storage_ptr(t)
-                info = (frame, real, via, old_ptr, torch.is_grad_enabled(), describe.forward_stack())
+                fwd = describe.forward_stack()
+                info = (frame, real, via, old_ptr, torch.is_grad_enabled(), fwd)
                 # What the value carries must be read before the write.
                 value_graph = None
-                if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+                if isinstance(value, torch.Tensor) and value.grad_fn is not None \
+                        and (fwd or not _reaches_only(value, t)):
+                    # outside forward, a graph that reaches only ``t`` itself (an update step
+                    # ``p.data = p - lr * p.grad``) links the tensor to its own old value: dropping
+                    # it cuts no other tensor's gradient. In forward it is the computation the
+                    # call meant to apply, made permanent (LL201).
                     value_graph = describe.graph_inputs(value)
                 info = info + (value_graph,)
     except Exception as exc:
@@ -50,6 +56,12 @@ def handle_data_set(func, args, kwargs):
         except Exception as exc:
             state.failed(".data write record", exc)
     return result
+
+
+def _reaches_only(value, t) -> bool:
+    """Whether every leaf of ``value``'s graph is ``t`` itself (and there is one)."""
+    leaves = describe.graph_leaves(value, limit=20000)
+    return bool(leaves) and all(leaf is t for leaf in leaves)
 
 
 def _current_seq() -> int | None:

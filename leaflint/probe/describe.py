@@ -136,14 +136,20 @@ def walk_graph(roots, limit: int = 20000):
                 todo.append(nxt)
 
 
-def graph_inputs(value, limit: int = 200) -> dict:
-    """grad_fn name of ``value`` and the names of the leaves that feed it."""
-    root = value.grad_fn
+def graph_leaves(value, limit: int = 200) -> list:
+    """The leaves (tensors that require grad and accumulate it) whose graph feeds ``value``."""
     leaves = []
     for node, _ in walk_graph((value,), limit):
         var = getattr(node, "variable", None)  # an AccumulateGrad node: a leaf (no next functions)
         if var is not None:
             leaves.append(var)
+    return leaves
+
+
+def graph_inputs(value, limit: int = 200) -> dict:
+    """grad_fn name of ``value`` and the names of the leaves that feed it."""
+    root = value.grad_fn
+    leaves = graph_leaves(value, limit)
     names = []
     for leaf in leaves[:8]:
         names.append(tensor_name(leaf) or tensor_info(leaf).get("tensor"))
