@@ -171,7 +171,7 @@ def _check_stdin(stdin_filename: Optional[str], resolver: Resolver, discovery) -
     """Lint the source on stdin as if it were the file ``stdin_filename`` (its configuration,
     its ``per-file-ignores``, its suffix: ``.ipynb`` reads a notebook)."""
     name = display_path(stdin_filename) if stdin_filename else "-"
-    data = click.get_binary_stream("stdin").read()
+    data = sys.stdin.buffer.read()
     if stdin_filename and discovery.force_exclude and discovery.force_excluded(stdin_filename):
         return CheckResult([], [], 0)
     from leaflint.rules import REGISTRY
