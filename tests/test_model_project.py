@@ -104,6 +104,14 @@ def test_module_names_follow_packages_and_scripts(tmp_path):
     assert layout.resolve(run, 0, "torch.nn") is None
 
 
+def test_a_package_wins_over_a_module_of_the_same_name(tmp_path):
+    """As CPython's path finder: ``import models`` beside ``models/__init__.py`` and ``models.py``
+    reads the package (the module is shadowed)."""
+    write(tmp_path, {"models/__init__.py": "", "models.py": "", "train.py": ""})
+    layout = Layout(str(tmp_path))
+    assert layout.resolve(str(tmp_path / "train.py"), 0, "models") == str(tmp_path / "models/__init__.py")
+
+
 def test_scan_reads_every_import_form():
     text = textwrap.dedent("""\
         import a.b as c, d

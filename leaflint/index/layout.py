@@ -200,12 +200,13 @@ class Layout:
             directory = os.path.join(directory, part)
         last = parts[-1]
         listing = self._listing(directory)
-        if listing.get(last + ".py") == _FILE:
-            candidate = os.path.join(directory, last + ".py")
-            if self._is_file(candidate):
-                return candidate
+        # as CPython's path finder: a package directory ``x/`` wins over a module ``x.py`` beside it
         if listing.get(last) == _DIR:
             candidate = os.path.join(directory, last, "__init__.py")
+            if self._is_file(candidate):
+                return candidate
+        if listing.get(last + ".py") == _FILE:
+            candidate = os.path.join(directory, last + ".py")
             if self._is_file(candidate):
                 return candidate
         return None
