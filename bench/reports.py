@@ -19,6 +19,10 @@ Each bad file marks its buggy line(s) with ``# expect: LLxxx`` (a rule code fits
 The split is fixed by a rule that does not look at results: a report is in the *tuning* half when the
 first byte of sha256("<family>/<slug>") is even, else in the *validation* half (``split_of``).
 
+A report whose docstring has a ``Batch: <name>`` line belongs to a held-out batch (e.g. ``holdout-5``): it is in
+neither half, and its figures are reported apart, one table and one summary line per batch, so the batch measures
+generalisation and the figures of the reports without a batch line stay comparable from run to run.
+
 ``--write-doc docs/reports.md`` rewrites the generated part of that file (between the
 ``<!-- bench:begin -->`` and ``<!-- bench:end -->`` markers); the prose around it is kept.
 
@@ -27,6 +31,7 @@ Usage::
     python bench/reports.py                              # static figures for this tree
     python bench/reports.py --leaflint-path /work/main   # measure another tree
     python bench/reports.py --run --probe --write-doc docs/reports.md
+    python bench/reports.py --batch holdout-5            # one held-out batch only (``--batch base``: the rest)
 
 Stdlib only; torch is needed for ``--run`` and ``--probe`` (they run the reports).
 """
@@ -48,7 +53,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"
-FAMILIES = ("ll1", "ll2", "ll3")
+FAMILIES = ("ll1", "ll2", "ll3", "ll4")
+BASE = "base"  # the reports without a `Batch:` line
 MARKER = re.compile(r"#\s*(?P<kind>expect|report):\s*(?P<codes>LL\d{1,3}(?:\s*,\s*LL\d{1,3})*)")
 DOC_BEGIN, DOC_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 RUN_TIMEOUT = 120
@@ -70,7 +76,8 @@ class Report:
     shape: str = ""
     fix: str = ""
     marks: dict[int, tuple[str, list[str]]] = field(default_factory=dict)  # line -> (kind, codes)
-    split: str = ""
+    split: str = ""  # tuning / validation, or the batch's name for a held-out batch
+    batch: str = ""  # the docstring's `Batch:` line; "" for the reports without one
     # filled in by the measurements
     bad_findings: list[dict] = field(default_factory=list)
     fixed_findings: list[dict] = field(default_factory=list)
@@ -113,7 +120,7 @@ def _docstring_fields(text: str) -> dict[str, str]:
     out = {"summary": lines[0].strip() if lines else ""}
     current = None
     for line in lines[1:]:
-        m = re.match(r"(Source|Shape|Fix|Note):\s*(.*)", line.strip())
+        m = re.match(r"(Source|Shape|Fix|Note|Batch):\s*(.*)", line.strip())
         if m:
             current = m.group(1).lower()
             out[current] = m.group(2).strip()
@@ -137,6 +144,7 @@ def discover(root: Path = REPORTS) -> list[Report]:
                 m = MARKER.search(line)
                 if m:
                     marks[row] = (m.group("kind"), [c.strip() for c in m.group("codes").split(",")])
+            batch = fields.get("batch", "").strip()
             reports.append(
                 Report(
                     family=family,
@@ -148,7 +156,8 @@ def discover(root: Path = REPORTS) -> list[Report]:
                     shape=fields.get("shape", ""),
                     fix=_docstring_fields(fixed.read_text(encoding="utf-8")).get("fix", "") if fixed.exists() else "",
                     marks=marks,
-                    split=split_of(family, slug),
+                    split=batch or split_of(family, slug),
+                    batch=batch,
                 )
             )
     return reports
@@ -166,7 +175,14 @@ def problems(reports: list[Report]) -> list[str]:
             out.append(f"{r.bad}: no `# expect:` or `# report:` marker")
         if not r.source.startswith("http"):
             out.append(f"{r.bad}: no `Source:` URL in the docstring")
+        if r.fixed.exists() and _docstring_fields(r.fixed.read_text(encoding="utf-8")).get("batch", "").strip() != r.batch:
+            out.append(f"{r.fixed}: its `Batch:` line differs from {r.bad.name}'s")
     return out
+
+
+def batches(reports: list[Report]) -> list[str]:
+    """The held-out batches present, in name order (the reports without a batch line are not one)."""
+    return sorted({r.batch for r in reports if r.batch})
 
 
 # ---------------------------------------------------------------- (b) static check
@@ -293,8 +309,25 @@ def _ratio(n: int, d: int) -> str:
     return f"{n}/{d} ({100 * n / d:.0f}%)" if d else "0/0"
 
 
+TABLE_HEAD = ["| set | reports | static recall | exact-code recall | false alarms on fixed |", "|---|---:|---:|---:|---:|"]
+
+
+def _rows(groups: list[tuple[str, list[Report]]]) -> list[str]:
+    """One table row per non-empty group."""
+    rows = []
+    for name, group in groups:
+        if not group:
+            continue
+        n = len(group)
+        rows.append(
+            f"| {name} | {n} | {_ratio(sum(r.found() for r in group), n)} | {_ratio(sum(r.exact() for r in group), n)} "
+            f"| {_ratio(sum(r.false_alarm() for r in group), n)} |"
+        )
+    return rows
+
+
 def table(reports: list[Report]) -> list[str]:
-    rows = ["| set | reports | static recall | exact-code recall | false alarms on fixed |", "|---|---:|---:|---:|---:|"]
+    """The reports without a batch line: all, the two halves, each family, each half by family."""
     groups = [("all", reports)]
     groups += [(half, [r for r in reports if r.split == half]) for half in ("tuning", "validation")]
     groups += [(fam.upper(), [r for r in reports if r.family == fam]) for fam in FAMILIES]
@@ -302,13 +335,21 @@ def table(reports: list[Report]) -> list[str]:
         (f"{half}, {fam.upper()}", [r for r in reports if r.split == half and r.family == fam])
         for half in ("tuning", "validation") for fam in FAMILIES
     ]
-    for name, group in groups:
-        n = len(group)
-        rows.append(
-            f"| {name} | {n} | {_ratio(sum(r.found() for r in group), n)} | {_ratio(sum(r.exact() for r in group), n)} "
-            f"| {_ratio(sum(r.false_alarm() for r in group), n)} |"
-        )
-    return rows
+    return TABLE_HEAD + _rows(groups)
+
+
+def batch_table(name: str, reports: list[Report]) -> list[str]:
+    """One held-out batch: the whole batch, then each family."""
+    groups = [(name, reports)] + [(f"{name}, {fam.upper()}", [r for r in reports if r.family == fam]) for fam in FAMILIES]
+    return TABLE_HEAD + _rows(groups)
+
+
+def summary_line(name: str, reports: list[Report]) -> str:
+    """One line: recall and false alarms of a set of reports."""
+    n = len(reports)
+    return (f"{name}: {n} reports; static recall {_ratio(sum(r.found() for r in reports), n)}, "
+            f"exact-code recall {_ratio(sum(r.exact() for r in reports), n)}, "
+            f"false alarms on fixed {_ratio(sum(r.false_alarm() for r in reports), n)}")
 
 
 def _short(findings: list[dict], lines: set[int] | None = None) -> str:
@@ -347,14 +388,25 @@ def shapes(reports: list[Report]) -> list[str]:
     return out
 
 
-def render(reports: list[Report], leaflint_path: Path, with_run: bool, with_probe: bool) -> str:
-    lines = [f"Measured with `leaflint` from `{leaflint_path}` (default rules, `--isolated`).", ""]
-    lines += table(reports) + [""]
+def _flagged(reports: list[Report]) -> str:
     flagged_bad = sum(bool(r.bad_findings) for r in reports)
     flagged_fixed = sum(r.false_alarm() for r in reports)
-    lines += [f"Flagged programs (any finding): {flagged_bad + flagged_fixed}, of which {flagged_fixed} correct "
-              f"(fixed) programs; {flagged_bad - sum(r.found() for r in reports)} bad programs flagged only away "
-              "from their marked line.", ""]
+    return (f"Flagged programs (any finding): {flagged_bad + flagged_fixed}, of which {flagged_fixed} correct "
+            f"(fixed) programs; {flagged_bad - sum(r.found() for r in reports)} bad programs flagged only away "
+            "from their marked line.")
+
+
+def render(reports: list[Report], leaflint_path: Path, with_run: bool, with_probe: bool) -> str:
+    base = [r for r in reports if not r.batch]
+    lines = [f"Measured with `leaflint` from `{leaflint_path}` (default rules, `--isolated`).", ""]
+    if base:
+        lines += table(base) + [""]
+        lines += [_flagged(base), ""]
+    for name in batches(reports):
+        group = [r for r in reports if r.batch == name]
+        lines += [f"Held-out batch `{name}` (not tuned on; counted apart from the reports above):", ""]
+        lines += batch_table(name, group) + [""]
+        lines += [summary_line(name, group) + ".", "", _flagged(group), ""]
     if with_run:
         broken = [r for r in reports if r.run_bad != "ok" or r.run_fixed != "ok"]
         lines += [f"Runtime: {len(reports) - len(broken)}/{len(reports)} reports reproduce (bad shows the bug, fixed runs clean).", ""]
@@ -386,11 +438,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe", action="store_true", help="run `leaflint probe` on every bad file")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", default="", help="substring filter on <family>/<slug>")
+    parser.add_argument("--batch", default=None,
+                        help=f"only this held-out batch (the `Batch:` line), or `{BASE}` for the reports without one")
     parser.add_argument("--write-doc", type=Path, help="rewrite the generated part of this markdown file")
     parser.add_argument("--json", type=Path, help="write per-report results as JSON here")
     args = parser.parse_args(argv)
 
     reports = [r for r in discover() if args.only in r.name]
+    if args.batch is not None:
+        reports = [r for r in reports if (r.batch or BASE) == args.batch]
     issues = problems(reports)
     for issue in issues:
         print(f"problem: {issue}", file=sys.stderr)
@@ -406,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         write_doc(args.write_doc, body)
     if args.json:
         args.json.write_text(json.dumps([
-            {"report": r.name, "split": r.split, "found": r.found(), "exact": r.exact(), "false_alarm": r.false_alarm(),
+            {"report": r.name, "split": r.split, "batch": r.batch, "found": r.found(), "exact": r.exact(), "false_alarm": r.false_alarm(),
              "bad_findings": _short(r.bad_findings), "fixed_findings": _short(r.fixed_findings),
              "run_bad": r.run_bad, "run_fixed": r.run_fixed, "probe": r.probe, "source": r.source}
             for r in reports], indent=2) + "\n", encoding="utf-8")

@@ -92,6 +92,49 @@ def test_problems_name_a_missing_marker_or_twin(tmp_path):
     assert any("no fixed twin" in i for i in issues) and any("marker" in i for i in issues)
 
 
+HELD_OUT = BAD.replace("Shape: helper writes into its argument\n", "Shape: helper writes into its argument\nBatch: holdout-9\n")
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    """Two reports without a batch line and one of a held-out batch."""
+    fixed_held = FIXED.replace("Fix: no_grad\n", "Fix: no_grad\nBatch: holdout-9\n")
+    for fam, slug, bad, fixed in (("ll1", "base_a", BAD, FIXED), ("ll3", "base_b", BAD, FIXED),
+                                  ("ll4", "held", HELD_OUT, fixed_held)):
+        (tmp_path / fam).mkdir(exist_ok=True)
+        (tmp_path / fam / f"{slug}_bad.py").write_text(bad, encoding="utf-8")
+        (tmp_path / fam / f"{slug}_fixed.py").write_text(fixed, encoding="utf-8")
+    return bench.discover(tmp_path)
+
+
+def test_batch_line_puts_a_report_in_its_batch_not_in_a_half(mixed):
+    held = [r for r in mixed if r.batch]
+    assert [r.name for r in held] == ["ll4/held"] and held[0].split == "holdout-9"
+    assert held[0].shape == "helper writes into its argument"  # the batch line is a field of its own
+    assert {r.split for r in mixed if not r.batch} <= {"tuning", "validation"}
+    assert bench.batches(mixed) == ["holdout-9"] and bench.problems(mixed) == []
+
+
+def test_batch_is_measured_apart(mixed):
+    for r in mixed:
+        r.bad_findings = [_finding("LL103", 10), _finding("LL303", 14)] if r.family == "ll1" else []
+    held = next(r for r in mixed if r.batch)
+    held.bad_findings = [_finding("LL103", 11)]  # away from the marked lines
+    held.fixed_findings = [_finding("LL401", 3)]
+    body = bench.render(mixed, Path("/tree"), with_run=False, with_probe=False)
+    assert "| all | 2 | 1/2 (50%) | 1/2 (50%) | 0/2 (0%) |" in body  # the batch does not change these figures
+    assert "| holdout-9 | 1 | 0/1 (0%) | 0/1 (0%) | 1/1 (100%) |" in body
+    assert "| holdout-9, LL4 | 1 |" in body and "holdout-9, LL1" not in body
+    assert "holdout-9: 1 reports; static recall 0/1 (0%), exact-code recall 0/1 (0%), false alarms on fixed 1/1 (100%)" in body
+
+
+def test_a_fixed_twin_outside_the_batch_is_a_problem(tmp_path):
+    (tmp_path / "ll2").mkdir()
+    (tmp_path / "ll2" / "x_bad.py").write_text(HELD_OUT, encoding="utf-8")
+    (tmp_path / "ll2" / "x_fixed.py").write_text(FIXED, encoding="utf-8")
+    assert any("Batch:" in p for p in bench.problems(bench.discover(tmp_path)))
+
+
 def test_split_depends_on_the_name_only():
     assert bench.split_of("ll1", "a") == bench.split_of("ll1", "a")
     halves = {bench.split_of("ll1", f"slug{i}") for i in range(20)}
