@@ -12,12 +12,12 @@ Relative patterns (``exclude`` patterns that contain a ``/``, ``per-file-ignores
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import json
 import os
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Iterable, Iterator, Optional, Sequence
 
 from leaflint.files import DEFAULT_EXCLUDES, Discovery
@@ -77,14 +77,11 @@ class Settings:
 
     def excludes(self, path: str) -> bool:
         """Does ``exclude`` or ``extend-exclude`` match this file or directory (not its parents)?"""
-        name = os.path.basename(os.path.normpath(path))
+        names, globs = _exclude_matchers(self.exclude + self.extend_exclude)
+        if names is not None and names.match(os.path.basename(os.path.normpath(path))):
+            return True
         rel = None
-        for pattern in self.exclude + self.extend_exclude:
-            bare = pattern.strip("/")
-            if "/" not in bare:
-                if fnmatch.fnmatchcase(name, bare):
-                    return True
-                continue
+        for bare in globs:
             if rel is None:
                 rel = _relative(path, self.root)
             if _glob_match(bare[2:] if bare.startswith("./") else bare, rel):
@@ -214,6 +211,8 @@ def parse_table(table: dict, path: str) -> Settings:
     values: dict = {}
     for key, value in table.items():
         if key not in KEYS:
+            import difflib  # (only for a configuration with an unknown key)
+
             hint = difflib.get_close_matches(key.replace("_", "-"), KEYS, n=1)
             suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
             raise ConfigError(f"{path}: unknown key '{key}' in [tool.leaflint]{suggestion} "
@@ -380,6 +379,18 @@ class Resolver:
         first = paths[0] if paths else "."
         settings = self.for_directory(first) if os.path.isdir(first) else self.for_path(first)
         return settings.cache_dir
+
+
+@lru_cache(maxsize=64)
+def _exclude_matchers(patterns: tuple[str, ...]) -> tuple[Optional[re.Pattern], tuple[str, ...]]:
+    """``exclude`` patterns as ``Settings.excludes`` applies them: the ones without a ``/`` match
+    the name alone (one regular expression for them all, each ``fnmatch.fnmatchcase``'s own
+    translation: the same matches as testing them one by one), the others the path relative to the
+    root (``_glob_match``)."""
+    bares = [pattern.strip("/") for pattern in patterns]
+    names = [fnmatch.translate(bare) for bare in bares if "/" not in bare]
+    matcher = re.compile("|".join(f"(?:{regex})" for regex in names)) if names else None
+    return matcher, tuple(bare for bare in bares if "/" in bare)
 
 
 @dataclass

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Sequence
 
-from leaflint import notebook, suppress
+from leaflint import suppress
 from leaflint.cache import Cache, KeyMaker
-from leaflint.files import Discovery, PathError
+from leaflint.files import NOTEBOOK_SUFFIX, Discovery, PathError
 from leaflint.findings import INTERNAL_ERROR, SYNTAX_ERROR, UNREADABLE, Finding, Position
 from leaflint.source import (UnreadableSource, call_with_deep_stack, decode, deep_syntax_error, first_line,
                              read_bytes, too_deep, too_large)
@@ -22,6 +22,7 @@ from leaflint.source import (UnreadableSource, call_with_deep_stack, decode, dee
 # libcst, the model and the rules are imported where they are used: a run whose every file
 # is a cache hit (or is skipped by the prefilter) never pays for importing them.
 if TYPE_CHECKING:
+    from leaflint.positions import Positions
     from leaflint.rules import Rule
 
 # A file that contains none of these words cannot hold a rule finding, so it is not parsed.
@@ -164,9 +165,7 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule],
         return []
     import libcst as cst
 
-    from leaflint.fix.context import resolve
     from leaflint.model import build_model
-    from leaflint.positions import Positions
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
@@ -182,6 +181,8 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule],
 
     def positions() -> Positions:
         if "positions" not in lazy:
+            from leaflint.positions import Positions  # (only where there are findings or summarised writes)
+
             lazy["positions"] = Positions(module, text)
         return lazy["positions"]
 
@@ -226,6 +227,8 @@ def _lint_source(text: str, filename: str, rules: Sequence[Rule],
         seen.add(key)
         if suppressions().suppresses(rule.code, (start.row, end.row)):
             continue
+        from leaflint.fix.context import resolve  # (the fix modules only where a rule reports)
+
         findings.append(Finding(rule.code, rule.name, report.message, filename, start, end,
                                 resolve(report.fix, module, positions()), detail=report.detail))
     return findings
@@ -248,13 +251,13 @@ def lint_bytes(data: bytes, path: str, rules: Sequence[Rule], request: Optional[
     ``request``, read with the project index, and with the module's summary."""
     result = FileResult(path)
     try:
-        if path.endswith(notebook.SUFFIX):
-            findings = notebook.lint(data, path, lambda text, name: lint_source(text, name, rules))
+        if path.endswith(NOTEBOOK_SUFFIX):
+            findings = _lint_notebook(data, path, rules)
         else:
             findings = lint_source(decode(data).text, path, rules, request)
             if request is not None:
                 result.summary = request.summary if request.summary is not None else {}
-    except (UnreadableSource, notebook.NotebookError) as exc:
+    except UnreadableSource as exc:
         result.findings.append(diagnostic(UNREADABLE, path, 1, 1, str(exc)))
     except BaseException as exc:  # a bug in leaflint: report it for this file, keep the others
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -268,6 +271,17 @@ def lint_bytes(data: bytes, path: str, rules: Sequence[Rule], request: Optional[
     else:
         result.findings.extend(findings)
     return result
+
+
+def _lint_notebook(data: bytes, path: str, rules: Sequence[Rule]) -> list[Finding]:
+    """A notebook's findings (``leaflint.notebook``, imported only for notebooks); a notebook that
+    cannot be read raises ``UnreadableSource`` with its reason."""
+    from leaflint import notebook
+
+    try:
+        return notebook.lint(data, path, lambda text, name: lint_source(text, name, rules))
+    except notebook.NotebookError as exc:
+        raise UnreadableSource(str(exc)) from None
 
 
 # ----------------------------------------------------------------------------- many files
@@ -296,7 +310,7 @@ def may_hold_findings(data: bytes, path: str) -> bool:
     """False when the prefilter proves that the file holds no rule finding (same test as
     ``lint_source``, which then only asks CPython's parser for a syntax error). Undecodable
     bytes and notebooks say True: the pipeline reports them."""
-    if path.endswith(notebook.SUFFIX):
+    if path.endswith(NOTEBOOK_SUFFIX):
         return True
     try:
         text = decode(data).text
@@ -308,10 +322,31 @@ def may_hold_findings(data: bytes, path: str) -> bool:
 def _rules_for(codes: tuple[str, ...], memo: dict) -> list[Rule]:
     rules = memo.get(codes)
     if rules is None:
-        from leaflint.rules import REGISTRY
+        with _importing():
+            from leaflint.rules import REGISTRY
 
         rules = memo[codes] = [REGISTRY[code]() for code in sorted(codes)]
     return rules
+
+
+@contextmanager
+def _importing() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the rules, the model and libcst are imported
+    (the first time), and what they made frozen afterwards. Imports make thousands of objects that
+    live as long as the process (classes, functions, their dictionaries) and little garbage; the
+    collector, left on, walks the growing heap again and again while they are made (about a
+    tenth of the time of importing them), and then in every full collection of the run.
+    Frozen objects (``gc.freeze``) are never walked again; objects the import left as garbage
+    stay until the process ends (a few, and only cyclic ones: refcounting still frees the rest)."""
+    if "leaflint.rules.base" in sys.modules or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _lint_one(path: str, codes: tuple[str, ...], keys: Optional[KeyMaker],

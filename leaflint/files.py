@@ -13,7 +13,8 @@ DEFAULT_EXCLUDES = (
     ".pytest_cache", ".leaflint_cache", "__pycache__", "build", "dist", "site-packages",
     "node_modules", ".eggs", "*.egg-info", ".ipynb_checkpoints",
 )
-SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+NOTEBOOK_SUFFIX = ".ipynb"  # read as a notebook (leaflint.notebook)
+SOURCE_SUFFIXES = (".py", ".pyi", NOTEBOOK_SUFFIX)
 
 
 def display_path(path: str) -> str:

@@ -22,10 +22,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Optional
 
+from leaflint.files import NOTEBOOK_SUFFIX as SUFFIX  # noqa: F401  (re-exported)
 from leaflint.findings import Edit, Finding, Fix, Position
-
-
-SUFFIX = ".ipynb"
 
 
 class NotebookError(Exception):

@@ -194,6 +194,20 @@ def test_cli_import_and_version_do_not_load_libcst():
     assert proc.stdout.strip() == "ok", proc.stderr
 
 
+def test_a_check_without_findings_does_not_load_the_fix_builders_or_notebooks(tmp_path):
+    """The fix builders, positions and the notebook reader are imported only where a rule
+    reports (or a notebook is checked); a file that is parsed and clean needs none of them."""
+    (tmp_path / "clean.py").write_text("import torch\n\nw = torch.zeros(3, requires_grad=True)\nloss = (w * 2).sum()\n")
+    code = ("import sys\nfrom leaflint.cli import main\n"
+            "sys.argv = ['leaflint', 'check', '--no-cache', '--isolated', 'clean.py']\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "loaded = sorted(m for m in sys.modules if m.startswith(('leaflint.fix', 'leaflint.notebook', "
+            "'leaflint.positions')))\n"
+            "print('PARSED' if 'leaflint.model.semantic' in sys.modules else 'NOT-PARSED', code, loaded)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=HANG_GUARD)
+    assert proc.stdout.strip().splitlines()[-1] == "PARSED 0 []", proc.stdout + proc.stderr
+
+
 def test_warm_run_and_clean_file_do_not_load_libcst(tmp_path):
     (tmp_path / "bad.py").write_text(BAD)
     (tmp_path / "plain.py").write_text("def f(x):\n    return x + 1\n")

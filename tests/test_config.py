@@ -213,3 +213,33 @@ def test_parse_table_and_layers(tmp_path):
     assert apply_layer(default, ["ALL"], ["LL2"], []) == tuple(c for c in apply_layer((), ["ALL"], [], []) if not c.startswith("LL2"))
     assert apply_layer(("LL101",), None, [], ["LL202"]) == ("LL101", "LL202")
     assert apply_layer(("LL101",), None, ["LL101"], ["LL101"]) == ()  # ignore wins a tie
+
+
+@pytest.mark.parametrize("patterns", [
+    (), ("build",), ("*.egg-info", "venv", ".venv"), ("gen_*", "[!a-c]x?", "a+b", "x.(y)", "*[0-9]"),
+    ("data/", "./scripts/tmp_*", "nested/dir", "*.py"), ("[a-", "a]b", "**", "?"),
+])
+def test_excludes_match_as_each_pattern_alone(tmp_path, patterns):
+    """``Settings.excludes`` tests the patterns without a ``/`` as one regular expression: the
+    verdict is the one of testing each pattern alone (``fnmatchcase`` on the name, the path
+    patterns on the path from the root)."""
+    import fnmatch
+    import os
+
+    from leaflint.config import Settings
+
+    settings = Settings(root=str(tmp_path), exclude=(), extend_exclude=patterns)
+    names = ["build", "build.py", "pkg.egg-info", "venv", ".venv", "gen_x", "dx1", "ax1", "a+b", "ab", "x.(y)",
+             "x.y", "f9", "f", "data", "tmp_1", "dir", "m.py", "[a-", "a]b", "?", "", "x"]
+    for name in names:
+        for parent in ("", "scripts", "nested", "data/deeper"):
+            path = os.path.join(str(tmp_path), parent, name) if name else os.path.join(str(tmp_path), parent)
+            base = os.path.basename(os.path.normpath(path))
+            alone = False
+            for pattern in patterns:
+                bare = pattern.strip("/")
+                if "/" not in bare:
+                    alone = alone or fnmatch.fnmatchcase(base, bare)
+                else:
+                    alone = alone or Settings(root=str(tmp_path), exclude=(), extend_exclude=(pattern,)).excludes(path)
+            assert settings.excludes(path) == alone, (patterns, path)

@@ -112,6 +112,34 @@ def test_a_package_wins_over_a_module_of_the_same_name(tmp_path):
     assert layout.resolve(str(tmp_path / "train.py"), 0, "models") == str(tmp_path / "models/__init__.py")
 
 
+def test_imports_resolve_from_every_root_and_skip_names_no_root_lists(tmp_path):
+    """``resolve_all`` tests an absolute import's first name against the listings of the roots
+    it would search (the file's source root, the root, <root>/src) before resolving it: what is
+    skipped is what no root lists; everything else resolves as ``resolve`` does, name by name."""
+    write(tmp_path, {"src/pkg/__init__.py": "", "src/pkg/sub/__init__.py": "", "src/pkg/sub/m.py": "",
+                     "scripts/run.py": "", "scripts/models.py": "", "util.py": "", "top/__init__.py": "",
+                     "top/inner.py": "", "src/pkg/a.py": ""})
+    layout = Layout(str(tmp_path))
+    text = ("import torch, torch.nn as nn\nfrom typing import Optional\nimport models\n"
+            "from pkg.sub import m\nimport pkg.sub.m as mm\nfrom util import helper\nfrom top import inner\n"
+            "import util.nothing\nfrom os import path\n")
+    run = str(tmp_path / "scripts/run.py")
+    found = layout.imports(run, text)
+    assert found.deps == ["scripts/models.py", "src/pkg/__init__.py", "src/pkg/sub/__init__.py",
+                          "src/pkg/sub/m.py", "top/__init__.py", "top/inner.py", "util.py"]
+    assert found.exports == {"m": "src/pkg/sub/m.py", "mm": "src/pkg/sub/m.py", "helper": "util.py:helper",
+                             "inner": "top/inner.py"}
+    # each dotted module as resolve finds it alone (a fresh layout: nothing memoised)
+    fresh = Layout(str(tmp_path))
+    for dotted, rel in found.modules.items():
+        assert fresh.resolve(run, 0, dotted) == str(tmp_path / rel)
+    for dotted in ("torch", "torch.nn", "typing", "os", "util.nothing"):
+        assert dotted not in found.modules and fresh.resolve(run, 0, dotted) is None
+    # a module of the project made later is found by a new layout (listings are per run)
+    write(tmp_path, {"torch.py": ""})
+    assert Layout(str(tmp_path)).imports(run, "import torch\n").deps == ["torch.py"]
+
+
 def test_scan_reads_every_import_form():
     text = textwrap.dedent("""\
         import a.b as c, d

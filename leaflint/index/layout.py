@@ -101,6 +101,7 @@ class Layout:
         self._source_roots: dict[str, str] = {}
         self._listings: dict[str, dict[str, int]] = {}  # directory -> {entry: its kind}
         self._resolved: dict[tuple[str, int, str], Optional[str]] = {}
+        self._tops: dict[tuple[str, str], bool] = {}  # (source root, first name) -> may resolve
         self._directories: dict[str, str] = {}  # path -> its absolute directory
         self._rels: dict[str, Optional[str]] = {}
         self._modules: dict[str, tuple[str, str]] = {}
@@ -244,6 +245,26 @@ class Layout:
                 return found
         return None
 
+    def _may_resolve(self, path: str, top: str) -> bool:
+        """Can an absolute import whose first name is ``top`` reach a file of the project from
+        ``path``? Every name ``_resolve`` tries starts with ``top``, and ``_candidate`` reads
+        ``top`` from a root's listing first (a package directory, or ``top.py``), so when no
+        root lists it, no import of ``top`` or under it resolves: one test per statement."""
+        directory = self._directories.get(path)
+        if directory is None:
+            directory = self._directories[path] = os.path.dirname(os.path.abspath(path))
+        key = (self._source_root(directory), top)
+        known = self._tops.get(key)
+        if known is None:
+            known = False
+            for root in (key[0], self.root, os.path.join(self.root, "src")):
+                listing = self._listing(root)
+                if listing.get(top) == _DIR or listing.get(top + ".py") == _FILE:
+                    known = True
+                    break
+            self._tops[key] = known
+        return known
+
     def imports(self, path: str, text: str) -> Imports:
         """The project modules ``text`` (the file at ``path``) imports, and what it re-exports."""
         return self.resolve_all(path, scan(text))
@@ -268,6 +289,8 @@ class Layout:
                     continue
             else:
                 full = name
+                if name and not self._may_resolve(path, name.partition(".")[0]):
+                    continue  # torch, typing, os: no module of the project
             if pairs and pairs[0][0] == "":  # import a.b.c [as d]
                 parts = full.split(".")
                 for cut in range(1, len(parts) + 1):

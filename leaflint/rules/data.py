@@ -14,9 +14,8 @@ from leaflint.model.semantic import DataWrite, Grad
 from leaflint.model.syntax import contains
 from leaflint.model.torchapi import nn_init_name
 from leaflint.blocks import loop_of_writes, move_after_backward
-from leaflint.fix.data import build_data_read_fix, build_data_write_fix, build_move_after_backward_fix
 from leaflint.probe import schema
-from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, register, short
+from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, deferred, register, short
 
 _REFERENCES = """
 References:
@@ -123,7 +122,8 @@ def graph_advice(model: SemanticModel, write: DataWrite, found: Harm, plan) -> s
 class DataWriteInGraphContext(Rule):
     code = "LL201"
     name = "data-write-in-graph-context"
-    fix_builder = build_move_after_backward_fix  # (model, write, plan): when a move plan exists
+    # (model, write, plan): when a move plan exists
+    fix_builder = deferred("leaflint.fix.data", "build_move_after_backward_fix")
     fix_applicability = (Applicability.UNSAFE,)
     probe_kinds = DATA_WRITE_KINDS
     summary = "A `.data` write where autograd is using the tensor: in forward, before backward(), or discarding a graph."
@@ -213,7 +213,7 @@ on a tensor that requires grad, outside no_grad.
 class DataWriteOutsideNoGrad(Rule):
     code = "LL202"
     name = "data-write-outside-no-grad"
-    fix_builder = build_data_write_fix
+    fix_builder = deferred("leaflint.fix.data", "build_data_write_fix")
     fix_applicability = (Applicability.UNSAFE,)
     probe_kinds = DATA_WRITE_KINDS
     summary = "Any `.data` write on a tensor that requires grad, outside no_grad (opt-in)."
@@ -343,7 +343,7 @@ def computes_output(read) -> bool:
 class DataReadInForward(Rule):
     code = "LL203"
     name = "data-read-in-forward"
-    fix_builder = build_data_read_fix
+    fix_builder = deferred("leaflint.fix.data", "build_data_read_fix")
     fix_applicability = (Applicability.UNSAFE,)
     probe_kinds = (schema.DATA_GET, schema.DATA_FLOW, schema.DATA_CUT)
     summary = "A `.data` read inside forward that cuts the graph: a parameter's, used to compute the output, or the whole output's."

@@ -11,9 +11,8 @@ from leaflint.model.semantic import AttrAssign
 from leaflint.model.evaluate import unknown_root
 from leaflint.model.syntax import names_in
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
-from leaflint.fix.forward import build_param_replaced_fix, build_tensor_to_param_fix
 from leaflint.probe import schema
-from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, register, short
+from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, deferred, register, short
 
 _REFERENCES = """
 References:
@@ -81,7 +80,7 @@ class ParameterReplacedInForward(Rule):
     code = "LL301"
     name = "parameter-replaced-in-forward"
     probe_kinds = (schema.PARAM_SET, schema.OPT_STEP)
-    fix_builder = build_param_replaced_fix
+    fix_builder = deferred("leaflint.fix.forward", "build_param_replaced_fix")
     fix_applicability = (Applicability.UNSAFE,)
     summary = "A new `nn.Parameter` assigned to a module attribute inside forward."
     docs = f"""
@@ -257,7 +256,7 @@ class TensorAssignedToParameter(Rule):
     code = "LL303"
     name = "tensor-assigned-to-parameter"
     probe_kinds = (schema.PARAM_ASSIGN,)
-    fix_builder = build_tensor_to_param_fix
+    fix_builder = deferred("leaflint.fix.forward", "build_tensor_to_param_fix")
     fix_applicability = (Applicability.UNSAFE,)
     summary = "A plain tensor assigned over a registered `nn.Parameter` attribute."
     docs = f"""

@@ -7,10 +7,8 @@ from typing import ClassVar, Iterable
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import Grad, InplaceSite
 from leaflint.model.torchapi import nn_init_name
-from leaflint.fix.inplace import build_inplace_fix
-from leaflint.fix.wrap import write_loop
 from leaflint.probe import schema
-from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, register, short
+from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, deferred, register, short
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation"
 VIEW_ERROR = "a view of a leaf Variable that requires grad is being used in an in-place operation"
@@ -66,6 +64,8 @@ def advice(model: SemanticModel, site: InplaceSite) -> str:
     if model.in_forward(site.ctx):
         return ("inside forward, compute a new tensor out of place instead of mutating the parameter, "
                 "or move the update out of forward under `with torch.no_grad():`")
+    from leaflint.fix.wrap import write_loop  # (the fix modules only where a rule reports)
+
     what = "the statement" if site.foreign is not None or write_loop(model, site.ctx, site.ctx.stmt) is None \
         else "the whole `for` loop"
     init = nn_init_name(site.detail) if site.kind == "method" else None
@@ -78,7 +78,7 @@ class InplaceRule(Rule):
     """Shared check: the site's kind matches, the target is a leaf, grad mode is on."""
 
     kinds: ClassVar[tuple[str, ...]]
-    fix_builder = build_inplace_fix
+    fix_builder = deferred("leaflint.fix.inplace", "build_inplace_fix")
     fix_applicability = (Applicability.SAFE, Applicability.UNSAFE)
     probe_kinds = (schema.INPLACE,)
 

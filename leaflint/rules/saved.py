@@ -9,17 +9,19 @@ write inside ``forward`` of a module on a value that reaches the returned output
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 
 from leaflint.findings import Applicability, Edit, Fix
-from leaflint.fix.context import FixContext, LazyFix
 from leaflint.model import SemanticModel
 from leaflint.model.saved import Hit, hits_for, load_table
 from leaflint.model.values import SelfRef
 from leaflint.probe import schema
 from leaflint.rules.base import Invalid, Report, Rule, Valid, register, short
+
+if TYPE_CHECKING:  # the fix modules are imported only where a rule reports
+    from leaflint.fix.context import FixContext, LazyFix
 
 ERROR = "one of the variables needed for gradient computation has been modified by an inplace operation"
 
@@ -114,6 +116,7 @@ def build_saved_fix(model: SemanticModel, hit: Hit) -> Optional[LazyFix]:
     if write.kind == "setitem" and isinstance(write.target, cst.Name) and isinstance(stmt, cst.SimpleStatementLine) \
             and len(stmt.body) == 1:
         name = write.target.value
+        from leaflint.fix.context import LazyFix
 
         def make(context: FixContext) -> Optional[Fix]:
             start = context.start(stmt)
@@ -136,6 +139,8 @@ def _parameters(hit: Hit) -> set[str]:
 
 
 def _replace(node: cst.CSTNode, text: str, message: str) -> LazyFix:
+    from leaflint.fix.context import LazyFix
+
     def make(context: FixContext) -> Optional[Fix]:
         return Fix(message, Applicability.UNSAFE, [Edit(context.start(node), context.end(node), text)])
 
