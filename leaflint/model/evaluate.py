@@ -17,7 +17,7 @@ from leaflint.model.project import ProjectView
 from leaflint.model.syntax import graph_operands, is_true, kwarg, positional, view_index
 from leaflint.model.values import (
     Attr, DataOf, DictOf, Fresh, FrozenParameter, GroupItem, GroupList, Key, ModuleInstance, ParamItem,
-    ParamIter, PlainTensor, SelfRef, TensorList, Value, Values, View, Arg, Item, path_root,
+    ParamIter, PlainTensor, SelfRef, TensorList, Value, Values, View, Arg, Item, Output, path_root,
 )
 
 STOP_GRAPH_METHODS = {"detach", "item", "tolist", "numpy", "cpu", "data_ptr", "size", "dim",
@@ -28,7 +28,7 @@ def unknown_root(value: Optional[Value]) -> bool:
     """None, or a value rooted in a function parameter or a container element: not known to be a tensor."""
     while isinstance(value, (View, Attr, Key, Values)):
         value = value.base
-    return value is None or isinstance(value, (Arg, Item))
+    return value is None or isinstance(value, (Arg, Item, Output))
 
 
 def arg_path(value: Optional[Value]) -> bool:
@@ -226,7 +226,15 @@ class Evaluator:
                     found[current.args[0].value.value] = instance
         return found
 
+    def module_output(self, func: cst.BaseExpression) -> Optional[Value]:
+        """What calling a module gives, when its instance may make it a leaf (``model.hooks``)."""
+        return None
+
     def _call_value(self, node: cst.Call) -> Optional[Value]:
+        value = self._call_result(node)
+        return value if value is not None else self.module_output(node.func)
+
+    def _call_result(self, node: cst.Call) -> Optional[Value]:
         func = node.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from leaflint.model.facts import ClassInfo, Context, FuncInfo, Grad, InplaceSite
-from leaflint.model.values import Arg, Attr, Fresh, Item, Key, ModuleInstance, Value, Values, View
+from leaflint.model.values import Arg, Attr, Fresh, Item, Key, ModuleInstance, Output, Value, Values, View
 
 if TYPE_CHECKING:
     from leaflint.model.semantic import SemanticModel
@@ -76,7 +76,7 @@ def _instance(data: Optional[dict]) -> Optional[ModuleInstance]:
 
 def path_data(value: Optional[Value]) -> list:
     """The steps from a parameter to a write's target, innermost first: ``["attr", "P"]``,
-    ``["key", "alpha"]``, ``["item"]``, ``["values"]``, ``["view"]``."""
+    ``["key", "alpha"]``, ``["item"]``, ``["values"]``, ``["view"]``, ``["output"]``."""
     steps: list = []
     while not isinstance(value, Arg) and value is not None:
         if isinstance(value, Attr):
@@ -84,7 +84,7 @@ def path_data(value: Optional[Value]) -> list:
         elif isinstance(value, Key):
             steps.append(["key", value.key])
         else:
-            steps.append([{Item: "item", Values: "values", View: "view"}[type(value)]])
+            steps.append([{Item: "item", Values: "values", View: "view", Output: "output"}[type(value)]])
         value = value.base  # type: ignore[union-attr]
     steps.reverse()
     return steps
@@ -99,7 +99,7 @@ def path_from(root: Value, steps: list) -> Value:
         elif kind == "key":
             value = Key(value, step[1])
         else:
-            value = {"item": Item, "values": Values, "view": View}[kind](value)
+            value = {"item": Item, "values": Values, "view": View, "output": Output}[kind](value)
     return value
 
 
