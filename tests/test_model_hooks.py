@@ -131,3 +131,26 @@ def test_output_steps_survive_the_project_summary():
     target = View(Output(Attr(Arg("model"), "tok")))
     assert path_data(target) == [["attr", "tok"], ["output"], ["view"]]
     assert path_from(Arg("model"), path_data(target)) == target
+
+
+def test_pretrained_tables_are_frozen_unless_told_otherwise():
+    src = HEADER + """
+def run(vectors, ids, flag):
+    a = nn.Embedding.from_pretrained(vectors)
+    a.weight[0] = 0.0
+    a.register_forward_hook(lift)
+    out_a = a(ids)
+    out_a += 1
+    b = nn.Embedding.from_pretrained(vectors, freeze=False)
+    b.weight[1] = 0.0
+    b.register_forward_hook(lift)
+    out_b = b(ids)
+    out_b += 1
+    c = nn.EmbeddingBag.from_pretrained(vectors, flag)
+    c.weight[2] = 0.0
+    c.register_forward_hook(lift)
+    out_c = c(ids)
+    out_c += 1
+"""
+    # a: frozen (its weight is no leaf; its hooked output is); b: trains; c: unknown, silent both ways
+    assert leaf_sites(src) == {"out_a += 1", "b.weight[1] = 0.0"}

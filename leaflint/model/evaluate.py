@@ -67,6 +67,17 @@ def module_tree_factory(qual: Optional[str], func: cst.BaseExpression) -> Option
     return None
 
 
+def _pretrained_table(layer: str, node: cst.Call) -> ModuleInstance:
+    """``nn.Embedding.from_pretrained(t[, freeze])``: its weight is frozen unless ``freeze`` is
+    false (the default is true). A flag that is not a literal: frozen for the leaf questions
+    (silent), and not known to be frozen for a hooked output (silent too)."""
+    arg = kwarg(node, "freeze")
+    flag = is_true(arg.value if arg is not None else positional(node, 1) or cst.Name("True"))
+    if flag is False:
+        return ModuleInstance(("torch", layer))
+    return ModuleInstance(("torch", layer), frozen=True, frozen_parts=frozenset({""}) if flag else frozenset())
+
+
 def _affine(layer: str, node: cst.Call) -> bool:
     """Whether the layer has parameters by its constructor's flag (``affine=False``: none). A flag
     that is not a literal leaves it unknown: not known to own parameters."""
@@ -279,6 +290,9 @@ class Evaluator:
                 known = not unknown_root(receiver) or self._is_torch_tensor_call(func.value)
                 return PlainTensor() if known else None
             qual = self.qualname(func)
+            table = api.torch_nn_layer(self.qualname(func.value)) if method == "from_pretrained" else None
+            if table in ("Embedding", "EmbeddingBag"):
+                return _pretrained_table(table, node)
             tree = module_tree_factory(qual, func)
             if tree is not None:
                 return ModuleInstance(("tree", tree))
