@@ -88,7 +88,10 @@ class HookFacts:
                 found = scope.nested[node.value]
                 return found[0] if len(found) == 1 else None
         found = self.module_functions.get(node.value, [])
-        return found[0] if len(found) == 1 and found[0] not in self.funcs else None
+        if found:
+            return found[0] if len(found) == 1 and found[0] not in self.funcs else None
+        pid = self.project.function_id(self.qualname(node)) if self.project is not None else None
+        return self.project.function_info(pid) if pid is not None else None  # another module's, by its summary
 
     def _makes_output_require_grad(self, hook: Optional[cst.BaseExpression], index: int) -> bool:
         """Whether ``hook`` turns requires_grad on for its positional parameter ``index``."""
@@ -101,9 +104,10 @@ class HookFacts:
                 and is_true(positional(body, 0) or getattr(kwarg(body, "requires_grad"), "value", None)
                             or cst.Name("True")) is True
         func = self._hook_function(hook)
-        if func is None or func.node is None:
+        if func is None:
             return False
-        params = [p.name.value for p in list(func.node.params.posonly_params) + list(func.node.params.params)]
+        params = func.params if func.node is None else \
+            [p.name.value for p in list(func.node.params.posonly_params) + list(func.node.params.params)]
         return len(params) > index and params[index] in func.grad_params
 
     # ----------------------------------------------------------------- registration
