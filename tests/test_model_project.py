@@ -355,3 +355,52 @@ def test_argument_paths_cross_modules(tmp_path):
     })
     assert findings([tmp_path]) == {("fit.py", 5, "LL103"), ("fit.py", 11, "LL101")}
     assert findings([tmp_path / "pkg/run.py"]) == {("fit.py", 5, "LL103"), ("fit.py", 11, "LL101")}
+
+
+HOOKS = """\
+def lift(module, inputs, output):
+    output.requires_grad_(True)
+
+
+def enable_input_grads(model):
+    model.tok.register_forward_hook(lift)
+"""
+
+HOOKED = """\
+import torch
+from torch import nn
+
+from .hooks import enable_input_grads, lift
+
+
+class Tower(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.tok = nn.Embedding(8, 4)
+
+
+def encode(model, ids):
+    x = model.tok(ids)
+    x[:, 0] = 0.0
+    return x
+
+
+def run():
+    a = Tower()
+    a.tok.requires_grad_(False)
+    enable_input_grads(a)
+    encode(a, torch.tensor([1]))
+    table = nn.Embedding(3, 2)
+    table.weight.requires_grad_(False)
+    table.register_forward_hook(lift)
+    out = table(torch.tensor([0]))
+    out += 1
+"""
+
+
+def test_hooks_registered_and_defined_in_another_module(tmp_path):
+    # the helper that registers the hook, and the hook itself, come from the project's summaries
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/hooks.py": HOOKS, "pkg/model.py": HOOKED})
+    expected = {("model.py", 15, "LL103"), ("model.py", 28, "LL102")}
+    assert findings([tmp_path]) == expected
+    assert findings([tmp_path / "pkg/model.py"]) == expected

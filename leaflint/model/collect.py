@@ -18,6 +18,7 @@ from leaflint.model.facts import (
 )
 from leaflint.model.collect_flow import FlowMixin
 from leaflint.model.flow import common_return, fallback_handlers, is_container
+from leaflint.model.hooks import HookFacts
 from leaflint.model.imports import ImportTable, dotted
 from leaflint.model.judge import is_backward_call
 from leaflint.model.roots import graph_events, graph_roots
@@ -44,7 +45,7 @@ def _names_bound(target: cst.BaseExpression) -> list[str]:
     return []
 
 
-class Collector(FlowMixin, CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisitor):
+class Collector(FlowMixin, CallFacts, RequiresGradFacts, HookFacts, Evaluator, cst.CSTVisitor):
     def __init__(self, imports_prepass: ImportTable, classes: dict[str, ClassInfo],
                  project: Optional[ProjectView] = None,
                  known_returns: Optional[dict[str, Optional[Value]]] = None) -> None:
@@ -450,6 +451,7 @@ class Collector(FlowMixin, CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisit
                 self.grad[-1] = effect
         self._record_call_refs(node, ctx)
         self._record_uses(node, ctx)
+        self._hook_summary_call(node)
         if is_backward_call(node, qual):
             self._event("backward", None)
         if isinstance(func, cst.Attribute):
@@ -466,6 +468,8 @@ class Collector(FlowMixin, CallFacts, RequiresGradFacts, Evaluator, cst.CSTVisit
             elif method == "requires_grad_":
                 flag = positional(node, 0) or getattr(kwarg(node, "requires_grad"), "value", None)
                 self._set_requires_grad(func.value, True if flag is None else is_true(flag))
+            elif method == "register_forward_hook":
+                self._forward_hook(node)
             elif method in ("append", "extend") and isinstance(func.value, cst.Name) and first_arg(node) is not None \
                     and isinstance(self.lookup(func.value.value), TensorList):
                 # ``params.append(p)``: the list built here now holds it

@@ -17,7 +17,7 @@ from leaflint.model.project import ProjectView
 from leaflint.model.syntax import graph_operands, is_true, kwarg, positional, view_index
 from leaflint.model.values import (
     Attr, DataOf, DictOf, Fresh, FrozenParameter, GroupItem, GroupList, Key, ModuleInstance, ParamItem,
-    ParamIter, PlainTensor, SelfRef, TensorList, Value, Values, View, Arg, Item, path_root,
+    ParamIter, PlainTensor, SelfRef, TensorList, Value, Values, View, Arg, Item, Output, path_root,
 )
 
 STOP_GRAPH_METHODS = {"detach", "item", "tolist", "numpy", "cpu", "data_ptr", "size", "dim",
@@ -28,7 +28,7 @@ def unknown_root(value: Optional[Value]) -> bool:
     """None, or a value rooted in a function parameter or a container element: not known to be a tensor."""
     while isinstance(value, (View, Attr, Key, Values)):
         value = value.base
-    return value is None or isinstance(value, (Arg, Item))
+    return value is None or isinstance(value, (Arg, Item, Output))
 
 
 def arg_path(value: Optional[Value]) -> bool:
@@ -65,6 +65,17 @@ def module_tree_factory(qual: Optional[str], func: cst.BaseExpression) -> Option
         if last[:1].isupper() and not any(word in last for word in api.NOT_MODULE_CLASS_WORDS):
             return f"{owner}.from_pretrained"
     return None
+
+
+def _pretrained_table(layer: str, node: cst.Call) -> ModuleInstance:
+    """``nn.Embedding.from_pretrained(t[, freeze])``: its weight is frozen unless ``freeze`` is
+    false (the default is true). A flag that is not a literal: frozen for the leaf questions
+    (silent), and not known to be frozen for a hooked output (silent too)."""
+    arg = kwarg(node, "freeze")
+    flag = is_true(arg.value if arg is not None else positional(node, 1) or cst.Name("True"))
+    if flag is False:
+        return ModuleInstance(("torch", layer))
+    return ModuleInstance(("torch", layer), frozen=True, frozen_parts=frozenset({""}) if flag else frozenset())
 
 
 def _affine(layer: str, node: cst.Call) -> bool:
@@ -226,7 +237,15 @@ class Evaluator:
                     found[current.args[0].value.value] = instance
         return found
 
+    def module_output(self, func: cst.BaseExpression) -> Optional[Value]:
+        """What calling a module gives, when its instance may make it a leaf (``model.hooks``)."""
+        return None
+
     def _call_value(self, node: cst.Call) -> Optional[Value]:
+        value = self._call_result(node)
+        return value if value is not None else self.module_output(node.func)
+
+    def _call_result(self, node: cst.Call) -> Optional[Value]:
         func = node.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
@@ -271,6 +290,9 @@ class Evaluator:
                 known = not unknown_root(receiver) or self._is_torch_tensor_call(func.value)
                 return PlainTensor() if known else None
             qual = self.qualname(func)
+            table = api.torch_nn_layer(self.qualname(func.value)) if method == "from_pretrained" else None
+            if table in ("Embedding", "EmbeddingBag"):
+                return _pretrained_table(table, node)
             tree = module_tree_factory(qual, func)
             if tree is not None:
                 return ModuleInstance(("tree", tree))

@@ -57,6 +57,10 @@ class FuncInfo:
     arg_writes: list["InplaceSite"] = field(default_factory=list)  # in-place writes into a parameter
     star: Optional[str] = None  # the ``*args`` parameter's name
     classmethod: bool = False  # its first parameter is the class, bound by any call
+    grad_params: set[str] = field(default_factory=set)  # parameters it makes require grad, unconditionally
+    # forward hooks making the output require grad that it registers on what a parameter holds:
+    # (parameter, dotted path below it) (``leaflint.model.hooks``)
+    output_hooks: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -148,6 +152,6 @@ class Leaf:
     """A tensor that is (a view of) a leaf requiring grad."""
 
     view: bool
-    kind: str  # parameter | tensor
+    kind: str  # parameter | tensor | output (of a module a forward hook makes require grad)
     when: Optional[str] = None  # the flag it depends on (``requires_grad=flag``)
 

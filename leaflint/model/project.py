@@ -8,7 +8,9 @@ analysis of every module that imports it):
   ``autograd.Function``, a subclass of ``nn.Parameter``);
 - ``functions``: per module-level function, its parameters, the in-place writes into them (with
   the grad mode they run under and *where* the write is, so a call in another module that passes
-  a leaf is reported at the write, as in one file), and what it returns (a fresh leaf, a module);
+  a leaf is reported at the write, as in one file), what it returns (a fresh leaf, a module), the
+  parameters it makes require grad and the forward hooks it registers on them
+  (``leaflint.model.hooks``);
 - ``exports`` and ``star``: names the module imports from other modules of the project
   (``from .models import MF`` in a package's ``__init__``), filled by the index from its import
   scan (``leaflint.index``), so a re-exporting module needs no parse.
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from leaflint.model.facts import ClassInfo, Context, FuncInfo, Grad, InplaceSite
-from leaflint.model.values import Arg, Attr, Fresh, Item, Key, ModuleInstance, Value, Values, View
+from leaflint.model.values import Arg, Attr, Fresh, Item, Key, ModuleInstance, Output, Value, Values, View
 
 if TYPE_CHECKING:
     from leaflint.model.semantic import SemanticModel
@@ -76,7 +78,7 @@ def _instance(data: Optional[dict]) -> Optional[ModuleInstance]:
 
 def path_data(value: Optional[Value]) -> list:
     """The steps from a parameter to a write's target, innermost first: ``["attr", "P"]``,
-    ``["key", "alpha"]``, ``["item"]``, ``["values"]``, ``["view"]``."""
+    ``["key", "alpha"]``, ``["item"]``, ``["values"]``, ``["view"]``, ``["output"]``."""
     steps: list = []
     while not isinstance(value, Arg) and value is not None:
         if isinstance(value, Attr):
@@ -84,7 +86,7 @@ def path_data(value: Optional[Value]) -> list:
         elif isinstance(value, Key):
             steps.append(["key", value.key])
         else:
-            steps.append([{Item: "item", Values: "values", View: "view"}[type(value)]])
+            steps.append([{Item: "item", Values: "values", View: "view", Output: "output"}[type(value)]])
         value = value.base  # type: ignore[union-attr]
     steps.reverse()
     return steps
@@ -99,7 +101,7 @@ def path_from(root: Value, steps: list) -> Value:
         elif kind == "key":
             value = Key(value, step[1])
         else:
-            value = {"item": Item, "values": Values, "view": View}[kind](value)
+            value = {"item": Item, "values": Values, "view": View, "output": Output}[kind](value)
     return value
 
 
@@ -224,6 +226,8 @@ class ProjectView:
             info = FuncInfo(name=pid.rpartition(":")[2], node=None, cls=None, parent=None)
             info.params = list(data.get("params", ()))
             info.star = data.get("star")
+            info.grad_params = set(data.get("grad_params", ()))
+            info.output_hooks = [(h[0], h[1]) for h in data.get("output_hooks", ())]
         self._funcs[pid] = info
         return info
 
@@ -339,5 +343,7 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
                            "grad": "on" if write.grad is Grad.ON else "inherit",
                            "handled": sorted(write.handled), "at": at})
         functions[name] = {"params": list(func.params), "star": func.star, "writes": writes,
-                           "returns": value_data(common_return(func.returns), local)}
+                           "returns": value_data(common_return(func.returns), local),
+                           "grad_params": sorted(func.grad_params),  # leaflint.model.hooks
+                           "output_hooks": [list(h) for h in func.output_hooks]}
     return {"classes": classes, "functions": functions}

@@ -23,6 +23,8 @@ class RequiresGradFacts:
         Turning it off holds for the rest of the function on that path (and class-wide for
         ``self`` attributes); turning it on makes a plain local tensor a fresh leaf.
         """
+        self._note_grad_param(node, flag)  # leaflint.model.hooks: a hook's output made to require grad
+        self._note_switch(node, flag)
         path = dotted(node)
         frozen = self.frozen_paths[-1]
         if flag is True:

@@ -22,9 +22,10 @@ from leaflint.model.prepass import prepass
 from leaflint.model.project import ProjectView
 from leaflint.model.summaries import call_site_writes, graph_argument_writes, returned_value
 from leaflint.model.values import (
-    Attr, DataOf, DictOf, Fresh, FrozenParameter, Item, Key, ModuleInstance, ParamItem, ParamIter, PlainTensor, SelfRef,
-    TensorList, Value, Values, View,
+    Attr, DataOf, DictOf, Fresh, FrozenParameter, Item, Key, ModuleInstance, Output, ParamItem, ParamIter, PlainTensor,
+    SelfRef, TensorList, Value, Values, View,
 )
+from leaflint.model.hooks import output_leaf
 from leaflint.model.lifecycle import LifecycleQueries
 from leaflint.model.syntax import contains
 from leaflint.model.walk import walk
@@ -292,6 +293,8 @@ class SemanticModel(LifecycleQueries):
             return self._element_leaf(value)
         if isinstance(value, Fresh):
             return Leaf(False, "tensor", when=value.when)
+        if isinstance(value, Output):
+            return Leaf(False, "output") if output_leaf(self, value.base) else None
         if isinstance(value, ParamItem):
             base_module = self.module_of(value.base) if value.base is not None else None
             if base_module is not None and base_module.frozen:

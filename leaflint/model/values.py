@@ -47,12 +47,26 @@ class ModuleInstance:
     layers we cannot see (its ``weight``/``bias`` attributes are Parameters).
 
     ``item`` is the kind of every element of a container (``nn.ModuleList([nn.Conv2d(..) ...])``).
+
+    Facts about this one instance, where it is bound (``leaflint.model.hooks``): ``hooked``, the
+    dotted paths below it (``""``: itself) that carry a forward hook making their output require
+    grad; ``frozen_parts``, the paths whose parameters were all switched off.
     """
 
     kind: tuple[str, str]
     inplace: bool = False
     frozen: bool = False
     item: Optional["ModuleInstance"] = None
+    hooked: frozenset = frozenset()
+    frozen_parts: frozenset = frozenset()
+
+
+@dataclass(frozen=True)
+class Output:
+    """What calling the module ``base`` returns (``model.embed_tokens(ids)``): a leaf that requires
+    grad only when the instance's facts say so (``leaflint.model.hooks.output_leaf``), else unknown."""
+
+    base: "Value"
 
 
 @dataclass(frozen=True)
@@ -147,10 +161,10 @@ class DictOf:
 
 
 Value = Union[Fresh, FrozenParameter, SelfRef, Attr, ModuleInstance, ParamIter, ParamItem, GroupList, GroupItem,
-              View, DataOf, PlainTensor, TensorList, Arg, Item, Key, Values, DictOf]
+              View, DataOf, PlainTensor, TensorList, Arg, Item, Key, Values, DictOf, Output]
 
 # Steps of a path into an argument: what the summaries substitute the caller's value into.
-PATH_STEPS = (View, Attr, Key, Item, Values)
+PATH_STEPS = (View, Attr, Key, Item, Values, Output)
 
 
 def path_root(value: Optional[Value]) -> Optional[Value]:

@@ -34,7 +34,10 @@ def describe_target(model: SemanticModel, site: InplaceSite, width: int = 1000) 
     leaf = model.leaf(site.target)
     text = short(model.text(site.target_node), width)
     what = "a parameter" if leaf is not None and leaf.kind == "parameter" else "a tensor created with requires_grad=True"
-    if leaf is not None and leaf.when is not None and leaf.kind == "parameter":
+    if leaf is not None and leaf.kind == "output":
+        what = ("the output of a module whose parameters are all frozen and whose forward hook makes its output "
+                "require grad (a leaf that requires grad)")
+    elif leaf is not None and leaf.when is not None and leaf.kind == "parameter":
         what = f"a parameter (a leaf that requires grad when {condition(leaf.when)})"
     elif leaf is not None and leaf.when is not None:
         what = f"a tensor created with requires_grad={leaf.when} (a leaf that requires grad when {condition(leaf.when)})"
@@ -54,13 +57,17 @@ def describe_target(model: SemanticModel, site: InplaceSite, width: int = 1000) 
 def brief_target(model: SemanticModel, site: InplaceSite) -> str:
     """The target for a concise message: ``w`` (leaf parameter) / ``w`` (view of a leaf tensor)."""
     leaf = model.leaf(site.target)
-    what = "parameter" if leaf is not None and leaf.kind == "parameter" else "tensor"
+    what = {"parameter": "parameter", "output": "hooked output"}.get(leaf.kind if leaf is not None else "", "tensor")
     view = "view of a " if leaf is not None and leaf.view else ""
     when = f" when {condition(leaf.when, 24)}" if leaf is not None and leaf.when is not None else ""
     return f"`{short(model.text(site.target_node), 24)}` ({view}leaf {what}{when})"
 
 
 def advice(model: SemanticModel, site: InplaceSite) -> str:
+    leaf = model.leaf(site.target)
+    if leaf is not None and leaf.kind == "output":
+        return ("compute a new tensor out of place (or write into a `.clone()` of the output); no_grad would hide "
+                "what the write puts there from autograd")
     if model.in_forward(site.ctx):
         return ("inside forward, compute a new tensor out of place instead of mutating the parameter, "
                 "or move the update out of forward under `with torch.no_grad():`")
@@ -91,7 +98,8 @@ class InplaceRule(Rule):
                 continue
             # a write into a helper's argument: no automatic fix (no_grad around the write would
             # also cut the graph where the helper is called with tensors that need one)
-            fix = self.fix(model, site, leaf) if site.via_call is None else None
+            # nor for a hooked output: no_grad would hide from autograd what the write puts in it
+            fix = self.fix(model, site, leaf) if site.via_call is None and leaf.kind != "output" else None
             yield Report(site.node, self.concise(model, site), fix=fix, detail=self.message(model, site, leaf.view),
                          at=site.foreign)
 
