@@ -117,10 +117,11 @@ class AttrAssign:
     node: cst.CSTNode
     owner: Optional[Value]
     owner_node: cst.CSTNode
-    attr: str
+    attr: str  # ``<name>`` for ``setattr(owner, name, value)`` with a name that is not a literal
     value: Optional[Value]
     value_node: cst.CSTNode
     ctx: Context
+    name_value: Optional[Value] = None  # for ``<name>``: what the name expression denotes (``ParamName``)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import libcst as cst
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import AttrAssign
 from leaflint.model.evaluate import unknown_root
+from leaflint.model.named_slots import over_parameter
 from leaflint.model.syntax import names_in
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
 from leaflint.fix.forward import build_param_replaced_fix, build_tensor_to_param_fix
@@ -321,6 +322,32 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                 f"\"TypeError: cannot assign ... as parameter '{assign.attr}' (torch.nn.Parameter or None expected)\"; "
                 f"wrap the value in `nn.Parameter(...)` (outside forward) or update in place with "
                 f"`with torch.no_grad(): {target}.copy_(value)`"))
+
+        yield from self._named(model)
+
+    def _named(self, model: SemanticModel) -> Iterable[Report]:
+        """``setattr(m, name, t)`` with ``name`` from ``m.named_parameters()`` (``model/named_slots.py``),
+        in this function or through the calls that hand a helper the object, the name and the value.
+        No fix: the value is usually meant to stay differentiable (a meta-learning step), which
+        `nn.Parameter(...)` would cut; the remedy is a functional call."""
+        for write in model.named_slot_writes:
+            assign = write.assign
+            if not _plain_tensor(write.value, model.in_forward(assign.ctx)) or not over_parameter(model, write):
+                continue
+            if model.falls_back_on(assign.ctx, "TypeError"):
+                continue
+            owner = model.text(assign.owner_node)
+            name = model.text(assign.node.args[1].value) if isinstance(assign.node, cst.Call) else "name"
+            via = f" (through `{short(model.text(write.via_call), 60)}`)" if write.via_call is not None else ""
+            yield Report(assign.node, (
+                f"`setattr({short(owner, 20)}, {short(name, 12)}, ...)` assigns a plain tensor over a parameter "
+                f"named by named_parameters(): nn.Module raises TypeError"), detail=(
+                f"`{name}` names a registered nn.Parameter of `{owner}` (it comes from `named_parameters()`"
+                f"{via}), and the value is a plain tensor: nn.Module raises \"TypeError: cannot assign ... as "
+                f"parameter ... (torch.nn.Parameter or None expected)\"; compute with the new values functionally "
+                f"(`torch.func.functional_call(module, new_params, args)`), wrap them in `nn.Parameter(...)` "
+                f"when they are meant to be the new leaves, or remove the Parameter first "
+                f"(`del {owner}._parameters[{name}]`)"))
 
     def _stored(self, model: SemanticModel, assign: AttrAssign) -> Report:
         owner = short(model.text(assign.owner_node), 24)
