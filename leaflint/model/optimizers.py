@@ -113,13 +113,30 @@ def _reached_paths(resolver: Resolver, call, callee, reach, found) -> Iterator[s
         if followed is None or followed[2]:
             continue
         node, value, _ = followed
-        path = dotted(node)
-        if path is None:
+        path = _lands(resolver, call, node, value, method, reach, found)
+        if path is not None:
+            yield path
+
+
+def _lands(resolver: Resolver, call, node, value, method: str, reach, found, depth: int = 0) -> Optional[str]:
+    """The caller's path of the object whose state calling ``method`` on ``node`` (known at
+    ``call``) replaces: ``node`` itself when the method replaces ``self``'s, or, through a
+    method it calls on an attribute bound from what the object was built with, that object
+    (a wrapper of a wrapper)."""
+    for target in resolver.methods(value, method, call):
+        if target.self_name is None:
             continue
-        for target in resolver.methods(value, method, call):
-            if target.self_name is not None and target.self_name in found.get(id(target), set()):
-                yield path
-                break
+        if target.self_name in found.get(id(target), set()) and dotted(node) is not None:
+            return dotted(node)
+        for root, chain, inner in reach.get(id(target), ()) if depth < 4 else ():
+            if root != target.self_name:
+                continue
+            followed = resolver.follow(call, node, value, chain)
+            if followed is not None and not followed[2]:
+                path = _lands(resolver, call, followed[0], followed[1], inner, reach, found, depth + 1)
+                if path is not None:
+                    return path
+    return None
 
 
 def _forwarded(resolver: Resolver, call, callee, reach) -> Iterator[tuple[str, tuple[str, ...], str]]:
