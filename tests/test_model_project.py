@@ -319,3 +319,72 @@ def test_argument_paths_cross_modules(tmp_path):
     })
     assert findings([tmp_path]) == {("fit.py", 5, "LL103"), ("fit.py", 11, "LL101")}
     assert findings([tmp_path / "pkg/run.py"]) == {("fit.py", 5, "LL103"), ("fit.py", 11, "LL101")}
+
+
+QUANT = """\
+import torch
+import torch.nn as nn
+
+
+class Q(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.s = nn.Parameter(torch.ones(1))
+
+    def fit(self, x):
+        self.s = nn.Parameter(x.max().reshape(1))
+"""
+
+# (a module none of whose words the prefilter looks for, engine.PREFILTER, is not parsed, so it
+# has no summary: this one imports torch, as a calibration module of a torch project does)
+CALIB = """\
+import torch
+
+
+class Holder:
+    def __init__(self, target):
+        self.target = target
+
+    def go(self, x):
+        self.target.fit(x)
+
+
+def warm(layer, x):
+    layer.fit(x)
+"""
+
+MAIN = """\
+import torch
+
+from .calib import Holder, warm
+from .quant import Q
+
+
+def main(x):
+    model = Q()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    Holder(model).go(x)
+    warm(model, x)
+    opt.step()
+"""
+
+
+def test_methods_reached_through_a_wrapper_of_another_module(tmp_path):
+    """LL304 through a class and a function of other modules: their summaries (what ``__init__``
+    binds, the methods called on parameters, the state replaced) come from the index, and an edit
+    that changes them is seen by the module that calls them."""
+    root = tmp_path / "p"
+    write(root, {"pkg/__init__.py": "", "pkg/quant.py": QUANT, "pkg/calib.py": CALIB, "pkg/main.py": MAIN})
+    main = root / "pkg/main.py"
+    expected = {("main.py", 10, "LL304"), ("main.py", 11, "LL304")}
+    assert findings([root]) == expected
+    assert findings([main]) == expected
+    cache_dir = tmp_path / "cache"
+    found, _ = run_cached(root, [main], cache_dir)
+    assert found == expected
+    # the quantizer now calibrates lazily, once: nothing is replaced any more
+    (root / "pkg/quant.py").write_text(QUANT.replace("        self.s = nn.Parameter(x.max()",
+                                                     "        if self.s is None:\n"
+                                                     "            self.s = nn.Parameter(x.max()"))
+    found, store = run_cached(root, [main], cache_dir)
+    assert found == set() and store.misses >= 2

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Optional
 import libcst as cst
 
 from leaflint.model.imports import dotted
+from leaflint.model.lifecycle import lazily_guarded
 from leaflint.model.reach import Resolver, receiver_calls
 from leaflint.model.values import Fresh, ModuleInstance
 from leaflint.model.walk import children, descendants
@@ -56,6 +57,12 @@ def replaces_state(model: "SemanticModel", assign: "AttrAssign") -> bool:
 
 def replaced_params(model: "SemanticModel", lazy: Callable[["AttrAssign"], bool]
                     ) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
+    """See ``_replacements`` (without the receiver calls)."""
+    found, through, _ = _replacements(model, lazy)
+    return found, through
+
+
+def _replacements(model: "SemanticModel", lazy: Callable[["AttrAssign"], bool]):
     """Function id -> the names of its parameters whose state it replaces (``self`` for a
     method replacing its own), directly or through the calls it makes (a fixpoint); and call id
     -> the caller's dotted paths whose state the call replaces through methods it reaches on the
@@ -74,6 +81,8 @@ def replaced_params(model: "SemanticModel", lazy: Callable[["AttrAssign"], bool]
         if root is not None and root in func.params:
             found.setdefault(id(func), set()).add(root)
     reach = receiver_calls(model)
+    for call in model.arg_calls:
+        _seed(model, model.callees(call), found, reach)
     resolver = Resolver(model)
     for _ in range(6):
         changed = False
@@ -99,7 +108,28 @@ def replaced_params(model: "SemanticModel", lazy: Callable[["AttrAssign"], bool]
                         changed = True
         if not changed:
             break
-    return found, through
+    return found, through, reach
+
+
+def replacement_summary(model: "SemanticModel") -> tuple[dict[int, set[str]], dict[int, set]]:
+    """Function id -> the parameters whose state it replaces, and the methods it calls on paths
+    rooted in its parameters (``leaflint.model.reach``): what the project index keeps of a module's
+    functions and methods for LL304 in the modules that call them (one-time creations under the
+    usual lazy guards left out)."""
+    found, _, reach = _replacements(model, lazily_guarded)
+    return found, reach
+
+
+def _seed(model: "SemanticModel", funcs, found, reach) -> None:
+    """The facts of functions and methods of other modules, from their summaries in the index."""
+    if model.project is None:
+        return
+    for func in funcs:
+        summary = model.project.replacement_of(func)
+        if summary is not None and summary[0]:
+            found.setdefault(id(func), set()).update(summary[0])
+        if summary is not None and summary[1]:
+            reach.setdefault(id(func), set()).update(summary[1])
 
 
 def _reached_paths(resolver: Resolver, call, callee, reach, found) -> Iterator[str]:
@@ -123,7 +153,9 @@ def _lands(resolver: Resolver, call, node, value, method: str, reach, found, dep
     ``call``) replaces: ``node`` itself when the method replaces ``self``'s, or, through a
     method it calls on an attribute bound from what the object was built with, that object
     (a wrapper of a wrapper)."""
-    for target in resolver.methods(value, method, call):
+    targets = resolver.methods(value, method, call)
+    _seed(resolver.model, targets, found, reach)
+    for target in targets:
         if target.self_name is None:
             continue
         if target.self_name in found.get(id(target), set()) and dotted(node) is not None:

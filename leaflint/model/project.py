@@ -132,6 +132,7 @@ class ProjectView:
         self._classes: dict[str, Optional[ClassInfo]] = {}
         self._funcs: dict[str, Optional[FuncInfo]] = {}
         self._writes: dict[str, list] = {}
+        self._replacements: dict[int, tuple[set[str], set]] = {}  # id of a FuncInfo built here -> LL304 facts
 
     # ------------------------------------------------------------ names
     def resolve(self, qual: Optional[str]) -> Optional[tuple[str, str]]:
@@ -207,8 +208,26 @@ class ProjectView:
             info.has_forward = bool(data.get("forward"))
             info.is_parameter_class = bool(data.get("parameter_class"))
             info.defines_new = bool(data.get("defines_new"))
+            for name, method in data.get("methods", {}).items():
+                func = FuncInfo(name=name, node=None, cls=info, parent=None)
+                func.params = list(method.get("params", ()))
+                func.self_name = method.get("self")
+                func.star = method.get("star")
+                info.methods[name] = [func]
+                self._replacements[id(func)] = _replacement_facts(method)
         self._classes[pid] = info
         return info
+
+    def class_stores(self, pid: str) -> dict[str, str]:
+        """The attributes ``__init__`` of the class ``pid`` binds to its parameters (``model.reach``)."""
+        data = self._entry(pid, "classes")
+        return dict(data.get("stores", {})) if data is not None else {}
+
+    def replacement_of(self, func: FuncInfo) -> Optional[tuple[set[str], set]]:
+        """For a function or method of another module (built here from its summary): the
+        parameters whose state it replaces, and the methods it calls on paths rooted in its
+        parameters (``model.optimizers``, ``model.reach``)."""
+        return self._replacements.get(id(func))
 
     # ------------------------------------------------------------ functions
     def returns(self, pid: str) -> Optional[Value]:
@@ -224,6 +243,7 @@ class ProjectView:
             info = FuncInfo(name=pid.rpartition(":")[2], node=None, cls=None, parent=None)
             info.params = list(data.get("params", ()))
             info.star = data.get("star")
+            self._replacements[id(info)] = _replacement_facts(data)
         self._funcs[pid] = info
         return info
 
@@ -254,6 +274,16 @@ class ProjectView:
             writes.append(ParamWrite(target, site, grad, handled))
         self._writes[pid] = writes
         return writes
+
+
+def _replacement_facts(data: dict) -> tuple[set[str], set]:
+    return (set(data.get("replaces", ())),
+            {(r[0], tuple(r[1]), r[2]) for r in data.get("reaches", ()) if isinstance(r, list) and len(r) == 3})
+
+
+def _replacement_data(func: FuncInfo, found: dict[int, set[str]], reach: dict[int, set]) -> dict:
+    return {"replaces": sorted(found.get(id(func), ())),
+            "reaches": sorted([root, list(chain), method] for root, chain, method in reach.get(id(func), ()))}
 
 
 class ClassTable(dict):
@@ -291,7 +321,11 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
     gives a node's span; ``noqa(code, span)`` whether a suppression comment silences the code
     there."""
     from leaflint.model.flow import common_return
+    from leaflint.model.optimizers import replacement_summary
+    from leaflint.model.reach import stores
     from leaflint.model.summaries import arg_root
+
+    found, reach = replacement_summary(model)
 
     local_classes = {name for name, info in dict.items(model.classes) if info.node is not None}
 
@@ -315,6 +349,10 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
             "forward": info.has_forward,
             "parameter_class": info.is_parameter_class,
             "defines_new": info.defines_new,
+            "stores": dict(sorted(stores(model, info).items())),
+            "methods": {m: {"params": list(defs[0].params), "self": defs[0].self_name, "star": defs[0].star,
+                            **_replacement_data(defs[0], found, reach)}
+                        for m, defs in sorted(info.methods.items()) if len(defs) == 1},
         }
     functions = {}
     for name, defs in model.module_functions().items():
@@ -339,5 +377,6 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
                            "grad": "on" if write.grad is Grad.ON else "inherit",
                            "handled": sorted(write.handled), "at": at})
         functions[name] = {"params": list(func.params), "star": func.star, "writes": writes,
-                           "returns": value_data(common_return(func.returns), local)}
+                           "returns": value_data(common_return(func.returns), local),
+                           **_replacement_data(func, found, reach)}
     return {"classes": classes, "functions": functions}

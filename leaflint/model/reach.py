@@ -149,7 +149,9 @@ class Resolver:
 
     def _class_stores(self, cls: ClassInfo) -> dict[str, str]:
         if cls.name not in self._stores:
-            self._stores[cls.name] = stores(self.model, cls)
+            project = self.model.project
+            self._stores[cls.name] = stores(self.model, cls) if cls.node is not None else \
+                project.class_stores(cls.name) if project is not None else {}
         return self._stores[cls.name]
 
     def _constructor(self, func: FuncInfo, node: cst.BaseExpression) -> Optional[tuple[ArgCall, ClassInfo]]:
@@ -160,11 +162,14 @@ class Resolver:
             if len(bound) != 1 or bound[0] is None or node.value in func.params:
                 return None
             node = bound[0]
-        if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Name):
+        if not isinstance(node, cst.Call) or not isinstance(node.func, (cst.Name, cst.Attribute)):
             return None
-        cls = self.model.classes.get(node.func.value)
+        cls = self.model.classes.get(node.func.value) if isinstance(node.func, cst.Name) else None
+        if (cls is None or cls.node is None) and self.model.project is not None:
+            pid = self.model.project.class_id(self.model.imports.qualname(node.func))
+            cls = self.model.classes.get(pid) if pid is not None else None  # a class of another module
         call = self.by_node.get(id(node))
-        if cls is None or cls.node is None or call is None:
+        if cls is None or call is None:
             return None
         return call, cls
 
@@ -195,8 +200,8 @@ class Resolver:
         """The methods ``method`` of the class of ``value`` (an instance of a class of this file)."""
         if isinstance(value, SelfRef):
             cls = value.cls
-        elif isinstance(value, ModuleInstance) and value.kind[0] == "local" and ":" not in value.kind[1]:
-            cls = value.kind[1]
+        elif isinstance(value, ModuleInstance) and value.kind[0] == "local":
+            cls = value.kind[1]  # a class of this file, or of another module (its project id)
         else:
             return []
         return self.model.callees(CallRef(("method", cls, method), call.scope, call.ctx))

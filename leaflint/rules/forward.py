@@ -9,8 +9,8 @@ import libcst as cst
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import AttrAssign
 from leaflint.model.evaluate import unknown_root
+from leaflint.model.lifecycle import lazily_guarded
 from leaflint.model.named_slots import over_parameter
-from leaflint.model.syntax import names_in
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
 from leaflint.fix.forward import build_param_replaced_fix, build_tensor_to_param_fix
 from leaflint.probe import schema
@@ -24,25 +24,10 @@ References:
 - torch.func.functional_call: https://pytorch.org/docs/stable/generated/torch.func.functional_call.html
 """
 
-_LAZY_WORDS = ("init", "built", "lazy", "first", "materializ", "setup")
-
-
 def self_rooted(value) -> bool:
     while isinstance(value, Attr):
         value = value.base
     return isinstance(value, SelfRef)
-
-
-def lazily_guarded(assign: AttrAssign) -> bool:
-    """Inside ``if self.w is None:`` / ``if not hasattr(self, "w"):`` / ``if not self.initialized:``."""
-    for test in assign.ctx.guards:
-        words = list(names_in(test))
-        lowered = [w.lower() for w in words]
-        if assign.attr in words or "None" in words or "hasattr" in words or "getattr" in words:
-            return True
-        if any(any(key in w for key in _LAZY_WORDS) for w in lowered):
-            return True
-    return False
 
 
 def _target_text(model: SemanticModel, assign: AttrAssign) -> str:
