@@ -388,3 +388,52 @@ def test_methods_reached_through_a_wrapper_of_another_module(tmp_path):
                                                      "            self.s = nn.Parameter(x.max()"))
     found, store = run_cached(root, [main], cache_dir)
     assert found == set() and store.misses >= 2
+
+
+PATHS = """\
+import torch
+
+
+def set_by_path(root, dotted, value):
+    if "." in dotted:
+        head, rest = dotted.split(".", 1)
+        for child_name, child in root.named_children():
+            if child_name == head:
+                set_by_path(child, rest, value)
+    else:
+        setattr(root, dotted, value)
+"""
+
+META = """\
+import torch
+from torch import nn
+
+from .paths import set_by_path
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def virtual_step(self, grads):
+        for (key, p), g in zip(self.named_parameters(), grads):
+            set_by_path(self, key, p - 0.1 * g)
+
+    def reset(self):
+        for key, p in self.named_parameters():
+            set_by_path(self, key, nn.Parameter(torch.zeros_like(p)))
+"""
+
+
+def test_setattr_summary_of_another_module_reports_at_its_write(tmp_path):
+    """A helper of another module that walks a dotted name and sets the last part: its summary
+    (object, name and value flow to setattr) is judged at the call, and the finding is at the
+    write, in the helper's module, also when only the calling module is checked."""
+    root = tmp_path / "p"
+    write(root, {"pkg/__init__.py": "", "pkg/paths.py": PATHS, "pkg/meta.py": META})
+    assert findings([root]) == {("paths.py", 11, "LL303")}
+    assert findings([root / "pkg/meta.py"]) == {("paths.py", 11, "LL303")}
+    (root / "pkg/paths.py").write_text(PATHS.replace("setattr(root, dotted, value)",
+                                                     "setattr(root, dotted, torch.nn.Parameter(value))"))
+    assert findings([root / "pkg/meta.py"]) == set()

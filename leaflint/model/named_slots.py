@@ -39,7 +39,7 @@ import libcst as cst
 from leaflint.model.facts import ArgCall, AttrAssign, CallRef, Context, FuncInfo
 from leaflint.model.summaries import arg_root, bind_arguments, own_param, substitute
 from leaflint.model.syntax import contains
-from leaflint.model.values import Arg, ParamName, Value
+from leaflint.model.values import Arg, ParamName, PlainTensor, Value
 
 if TYPE_CHECKING:
     from leaflint.model.semantic import SemanticModel
@@ -58,6 +58,7 @@ class NamedSlotWrite:
     value: Optional[Value]
     undotted: bool  # the name has no dot wherever the write runs
     via_call: Optional[cst.Call] = None
+    foreign: Optional[object] = None  # the write is in another module (``model.project.Spot``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +70,7 @@ class _Flow:
     value: Optional[Value]  # an ``Arg`` of the function, or what it writes itself
     undotted: bool
     assign: AttrAssign
+    foreign: Optional[object] = None  # a write in another module (``model.project.Spot``): reported there
 
 
 def _dot_test(test: cst.BaseExpression, name: str) -> Optional[bool]:
@@ -133,12 +135,15 @@ def _descends(model: "SemanticModel", func: FuncInfo, flow: _Flow, calls: list[A
     return True
 
 
-def named_slot_writes(model: "SemanticModel", calls: list[ArgCall]) -> list[NamedSlotWrite]:
+def named_slot_writes(model: "SemanticModel", calls: list[ArgCall],
+                      summary: Optional[dict[int, list[_Flow]]] = None) -> list[NamedSlotWrite]:
     """Every ``setattr`` whose name is a ``ParamName``, directly or through the summaries of the
-    functions that reach it (bottom-up, bounded rounds)."""
+    functions that reach it (bottom-up, bounded rounds). A function of another module hands
+    ``setattr`` its parameters as its summary in the project index says; the write is then reported
+    in that module. ``summary``, when given, receives every function's flows (function id -> flows),
+    for this module's own summary in the index."""
     found: list[NamedSlotWrite] = []
     pending: dict[int, list[_Flow]] = {}
-    funcs: dict[int, FuncInfo] = {}
     for assign in model.attr_assigns:
         if assign.attr != "<name>" or assign.name_value is None:
             continue
@@ -159,7 +164,16 @@ def named_slot_writes(model: "SemanticModel", calls: list[ArgCall]) -> list[Name
         flow = _Flow(assign.owner, name.name, value, _undotted_at(assign), assign)  # type: ignore[arg-type]
         if _descends(model, func, flow, calls):
             pending.setdefault(id(func), []).append(flow)
-            funcs[id(func)] = func
+    if model.project is not None:
+        for call in calls:
+            if call.key[0] == "project":
+                info = model.project.function_info(call.key[1])
+                flows = model.project.function_setattrs(call.key[1])
+                if info is not None and flows:
+                    pending[id(info)] = flows
+    if summary is not None:
+        for key, flows in pending.items():
+            summary.setdefault(key, []).extend(flows)
     seen: set[tuple[int, int]] = set()
     for _ in range(_ROUNDS):
         if not pending:
@@ -187,13 +201,16 @@ def named_slot_writes(model: "SemanticModel", calls: list[ArgCall]) -> list[Name
                     value = given[0] if given is not None else None
                 name = name_arg[0]
                 if isinstance(name, ParamName):
-                    found.append(NamedSlotWrite(flow.assign, owner, name, value, flow.undotted, call.node))
+                    found.append(NamedSlotWrite(flow.assign, owner, name, value, flow.undotted, call.node, flow.foreign))
                 elif isinstance(name, Arg) and own_param(caller, name.name) and arg_root(owner) is not None \
                         and own_param(caller, arg_root(owner).name) and not model.parameters_deleted(owner) \
                         and (not isinstance(value, Arg) or own_param(caller, value.name)):
-                    forwarded = _Flow(owner, name.name, value, flow.undotted, flow.assign)  # type: ignore[arg-type]
+                    forwarded = _Flow(owner, name.name, value, flow.undotted, flow.assign,  # type: ignore[arg-type]
+                                      flow.foreign)
                     if _descends(model, caller, forwarded, calls):
                         upward.setdefault(id(caller), []).append(forwarded)
+                        if summary is not None:
+                            summary.setdefault(id(caller), []).append(forwarded)
         pending = upward
     return found
 
@@ -205,3 +222,43 @@ def over_parameter(model: "SemanticModel", write: NamedSlotWrite) -> bool:
     if write.name.base is None or write.name.base != write.owner or model.parameters_deleted(write.owner):
         return False
     return write.undotted or model.owns_parameters_directly(write.owner)
+
+
+def flow_data(flow: _Flow) -> Optional[dict]:
+    """A flow as the project index keeps it (without where it is: the caller adds ``at``), or
+    None when its value is neither a parameter nor a plain tensor."""
+    from leaflint.model.project import path_data
+
+    root = arg_root(flow.owner)
+    if root is None:
+        return None
+    if isinstance(flow.value, Arg):
+        value = ["arg", flow.value.name]
+    elif isinstance(flow.value, PlainTensor):
+        value = ["plain"]
+    else:
+        return None
+    return {"owner": root.name, "path": path_data(flow.owner), "name": flow.name, "value": value,
+            "undotted": flow.undotted, "handled": sorted(flow.assign.ctx.handled)}
+
+
+def flow_from(data: dict, func: FuncInfo, spot: object) -> Optional[_Flow]:
+    """The flow of a function of another module, from its summary (``flow_data`` and ``at``)."""
+    from leaflint.model.facts import Grad
+    from leaflint.model.project import path_from
+
+    try:
+        node = cst.parse_expression(data["at"]["target"])
+    except cst.ParserSyntaxError:
+        return None
+    if not isinstance(node, cst.Call) or len(node.args) != 3:
+        return None
+    value = data.get("value") or []
+    given: Optional[Value] = Arg(value[1]) if value[:1] == ["arg"] and len(value) == 2 else \
+        PlainTensor() if value == ["plain"] else None
+    if given is None:
+        return None
+    owner = path_from(Arg(data["owner"]), data.get("path", []))
+    ctx = Context(func, Grad.INHERIT, None, handled=frozenset(data.get("handled", ())))
+    assign = AttrAssign(node, None, node.args[0].value, "<name>", given, node.args[2].value, ctx, Arg(data["name"]))
+    return _Flow(owner, data["name"], given, bool(data.get("undotted")), assign, spot)

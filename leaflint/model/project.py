@@ -247,6 +247,21 @@ class ProjectView:
         self._funcs[pid] = info
         return info
 
+    def function_setattrs(self, pid: str) -> list:
+        """The ``setattr`` calls of ``pid`` on its parameters (``leaflint.model.named_slots``)."""
+        from leaflint.model.named_slots import flow_from
+
+        func = self.function_info(pid)
+        data = self._entry(pid, "functions") or {}
+        flows = []
+        for item in data.get("setattrs", ()) if func is not None else ():
+            at = item["at"]
+            spot = Spot(at["file"], tuple(at["span"]), at["target"], tuple(at.get("noqa", ())), self.module)  # type: ignore[arg-type]
+            flow = flow_from(item, func, spot)
+            if flow is not None:
+                flows.append(flow)
+        return flows
+
     def function_writes(self, pid: str) -> list["ParamWrite"]:
         """The in-place writes of ``pid`` into its parameters, as the summaries module reads them."""
         if pid in self._writes:
@@ -321,6 +336,7 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
     gives a node's span; ``noqa(code, span)`` whether a suppression comment silences the code
     there."""
     from leaflint.model.flow import common_return
+    from leaflint.model.named_slots import flow_data
     from leaflint.model.optimizers import replacement_summary
     from leaflint.model.reach import stores
     from leaflint.model.summaries import arg_root
@@ -376,7 +392,20 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
             writes.append({"param": root.name, "path": path_data(write.target), "kind": site.kind, "detail": site.detail,
                            "grad": "on" if write.grad is Grad.ON else "inherit",
                            "handled": sorted(write.handled), "at": at})
-        functions[name] = {"params": list(func.params), "star": func.star, "writes": writes,
+        setattrs = []
+        for flow in model.setattr_flows.get(id(func), ()):
+            item = flow_data(flow)
+            if item is None:
+                continue
+            if flow.foreign is not None:
+                spot = flow.foreign
+                item["at"] = {"file": spot.file, "span": list(spot.span), "target": spot.target, "noqa": list(spot.noqa)}
+            else:
+                span = where(flow.assign.node)
+                item["at"] = {"file": rel, "span": list(span), "target": model.text(flow.assign.node),
+                              "noqa": ["LL303"] if noqa("LL303", span) else []}
+            setattrs.append(item)
+        functions[name] = {"params": list(func.params), "star": func.star, "writes": writes, "setattrs": setattrs,
                            "returns": value_data(common_return(func.returns), local),
                            **_replacement_data(func, found, reach)}
     return {"classes": classes, "functions": functions}

@@ -65,7 +65,8 @@ class SemanticModel(LifecycleQueries):
         self.inplace.extend(call_site_writes(self, collector.arg_calls, self.param_writes))
         self._graph_writes = self._writes_between_use_and_backward()
         self._graph_argument_writes = graph_argument_writes(self, collector.arg_calls)
-        self.named_slot_writes = named_slot_writes(self, collector.arg_calls)
+        self.setattr_flows: dict[int, list] = {}  # function id -> its setattr of its parameters (named_slots)
+        self.named_slot_writes = named_slot_writes(self, collector.arg_calls, self.setattr_flows)
 
     def module_functions(self) -> dict[str, list[FuncInfo]]:
         """The functions defined at module level, by name."""

@@ -323,7 +323,10 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                 continue
             owner = model.text(assign.owner_node)
             name = model.text(assign.node.args[1].value) if isinstance(assign.node, cst.Call) else "name"
-            via = f" (through `{short(model.text(write.via_call), 60)}`)" if write.via_call is not None else ""
+            via = f" (through `{short(model.text(write.via_call), 60)}`" if write.via_call is not None else ""
+            if write.foreign is not None:
+                via += f" in module `{write.foreign.caller}`"  # type: ignore[attr-defined]
+            via += ")" if via else ""
             yield Report(assign.node, (
                 f"`setattr({short(owner, 20)}, {short(name, 12)}, ...)` assigns a plain tensor over a parameter "
                 f"named by named_parameters(): nn.Module raises TypeError"), detail=(
@@ -332,7 +335,7 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                 f"parameter ... (torch.nn.Parameter or None expected)\"; compute with the new values functionally "
                 f"(`torch.func.functional_call(module, new_params, args)`), wrap them in `nn.Parameter(...)` "
                 f"when they are meant to be the new leaves, or remove the Parameter first "
-                f"(`del {owner}._parameters[{name}]`)"))
+                f"(`del {owner}._parameters[{name}]`)"), at=write.foreign)
 
     def _stored(self, model: SemanticModel, assign: AttrAssign) -> Report:
         owner = short(model.text(assign.owner_node), 24)
