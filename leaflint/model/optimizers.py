@@ -135,7 +135,7 @@ def _seed(model: "SemanticModel", funcs, found, reach) -> None:
 def _reached_paths(resolver: Resolver, call, callee, reach, found) -> Iterator[str]:
     """The caller's paths whose state a call replaces through the methods its callee calls on
     what it is given, when the object the method is called on is known at the call."""
-    for root, chain, method in reach.get(id(callee), ()):
+    for root, chain, method in list(reach.get(id(callee), ())):
         given = resolver.argument(callee, call, root)
         if given is None:
             continue
@@ -160,7 +160,7 @@ def _lands(resolver: Resolver, call, node, value, method: str, reach, found, dep
             continue
         if target.self_name in found.get(id(target), set()) and dotted(node) is not None:
             return dotted(node)
-        for root, chain, inner in reach.get(id(target), ()) if depth < 4 else ():
+        for root, chain, inner in list(reach.get(id(target), ())) if depth < 4 else ():
             if root != target.self_name:
                 continue
             followed = resolver.follow(call, node, value, chain)
@@ -177,7 +177,7 @@ def _forwarded(resolver: Resolver, call, callee, reach) -> Iterator[tuple[str, t
     caller = call.ctx.func
     if caller.node is None:
         return
-    for root, chain, method in reach.get(id(callee), ()):
+    for root, chain, method in list(reach.get(id(callee), ())):
         given = resolver.argument(callee, call, root)
         if given is None:
             continue
