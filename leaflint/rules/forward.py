@@ -254,6 +254,14 @@ nn.Parameter(...)` in the class, or the weight/bias of a torch.nn layer), anywhe
 code, not only in forward. The `weight_norm`/parametrize pattern, which first removes the
 Parameter (`del self._parameters["weight"]`), is not flagged.
 
+Names known only at run time count too: `setattr(m, name, t)` where `name` comes from
+`m.named_parameters()` and the name has no dot there (the module owns Parameters itself, which
+`named_parameters()` yields first, or the write sits on the undotted branch of `"." in name`).
+A helper handed the module, the name and the value (`set_param(mod, name, value)`, also one that
+walks a dotted name down `named_children()` by calling itself, and one of another module) is
+judged at each call; the finding is at the `setattr`, where torch raises. Names from
+`named_buffers()` and values wrapped in `nn.Parameter(...)` are not flagged.
+
 ## Why is this bad?
 `nn.Module.__setattr__` refuses it: `TypeError: cannot assign 'torch.FloatTensor' as
 parameter 'weight' (torch.nn.Parameter or None expected)`, on whatever path reaches the line.
@@ -377,8 +385,11 @@ afterwards without being rebuilt. Replacing means assigning a new `nn.Parameter`
 that owns parameters under `model` (`model.fc = nn.Linear(...)`, `setattr(model, name, layer)`,
 `model.scale = nn.Parameter(...)`), directly or through a call of a function or method of the
 file that does so to the argument given `model` (or to `self`, for `model.method(...)`),
-followed through the calls it makes. The finding is at that statement, in the function that holds
-the optimizer.
+followed through the calls it makes, and through the methods a call reaches on the objects it is
+given: a helper that calls `layer.calibrate()` on its argument, a wrapper whose `__init__` keeps
+its argument (`self.target = target`) and whose method calls `self.target.calibrate()`
+(`Calibrator(model).run(x)`), in this file or in another module of the project. The finding is at
+that statement, in the function that holds the optimizer.
 
 Not flagged: an optimizer built (or rebuilt) after the replacement; `opt.add_param_group(...)`
 right after it; a one-time lazy creation; `__init__`.
