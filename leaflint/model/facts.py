@@ -57,6 +57,8 @@ class FuncInfo:
     arg_writes: list["InplaceSite"] = field(default_factory=list)  # in-place writes into a parameter
     star: Optional[str] = None  # the ``*args`` parameter's name
     classmethod: bool = False  # its first parameter is the class, bound by any call
+    # methods called on paths rooted in a parameter not rebound there: (parameter, chain, method)
+    receiver_calls: set = field(default_factory=set)
 
 
 @dataclass

@@ -21,7 +21,7 @@ Anything not known on the way (an argument that is a call, a name bound twice, a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 
@@ -56,50 +56,10 @@ def stores(model: "SemanticModel", cls: ClassInfo) -> dict[str, str]:
     return {attr: param for attr, param in found.items() if attr not in others}
 
 
-def _body_calls(func: FuncInfo) -> Iterator[cst.Call]:
-    """The calls in a function's body, not in the functions or classes nested in it."""
-    stack: list[cst.CSTNode] = [func.node.body] if func.node is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(node, cst.Call):
-            yield node
-        stack.extend(children(node))
-
-
 def receiver_calls(model: "SemanticModel") -> dict[int, set[Reach]]:
-    """Function id -> the methods it calls on paths rooted in its parameters (module docstring);
-    not ``self.method()`` (the call graph has those) nor a parameter the function rebinds."""
-    found: dict[int, set[Reach]] = {}
-    for func in model.funcs:
-        if func.node is None:
-            continue
-        rebound = _rebound(func)
-        for call in _body_calls(func):
-            if not isinstance(call.func, cst.Attribute):
-                continue
-            path = dotted(call.func.value)
-            if path is None:
-                continue
-            root, *chain = path.split(".")
-            if root not in func.params or root in rebound or (root == func.self_name and not chain):
-                continue
-            found.setdefault(id(func), set()).add((root, tuple(chain), call.func.attr.value))
-    return found
-
-
-def _rebound(func: FuncInfo) -> set[str]:
-    names: set[str] = set()
-    stack: list[cst.CSTNode] = [func.node.body] if func.node is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor)):
-            names.update(_target_names(node.target))
-        stack.extend(children(node))
-    return names
+    """Function id -> the methods it calls on paths rooted in its parameters (module docstring),
+    as the collector recorded them (``CallFacts._record_receiver_call``)."""
+    return {id(func): set(func.receiver_calls) for func in model.funcs if func.receiver_calls}
 
 
 class Resolver:
