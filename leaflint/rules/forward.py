@@ -279,6 +279,7 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
 {_REFERENCES}"""
     valid = [
         Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def crop(self, n):\n        self.w = nn.Parameter(self.w[:n])\n"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def halve(self):\n        for n, p in list(self.named_parameters()):\n            setattr(self, n, nn.Parameter(p.detach() / 2))\n"),
     ]
     invalid = [
         Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def crop(self, n):\n        self.w = self.w[:n]\n",
@@ -290,6 +291,8 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                       '        self.w = nn.Parameter(torch.ones(3))\n'
                       '    def crop(self, n):\n'
                       '        self.w = nn.Parameter(self.w[:n])\n'),
+        Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def halve(self):\n        for n, p in list(self.named_parameters()):\n            setattr(self, n, p.detach() / 2)\n",
+                fixed=None),
     ]
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
