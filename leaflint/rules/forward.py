@@ -339,8 +339,8 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                 via += f" in module `{write.foreign.caller}`"  # type: ignore[attr-defined]
             via += ")" if via else ""
             yield Report(assign.node, (
-                f"`setattr({short(owner, 20)}, {short(name, 12)}, ...)` assigns a plain tensor over a parameter "
-                f"named by named_parameters(): nn.Module raises TypeError"), detail=(
+                f"`setattr({short(owner, 20)}, {short(name, 12)}, ...)` puts a plain tensor over a Parameter named by "
+                f"named_parameters(): TypeError"), detail=(
                 f"`{name}` names a registered nn.Parameter of `{owner}` (it comes from `named_parameters()`"
                 f"{via}), and the value is a plain tensor: nn.Module raises \"TypeError: cannot assign ... as "
                 f"parameter ... (torch.nn.Parameter or None expected)\"; compute with the new values functionally "
