@@ -39,7 +39,7 @@ import libcst as cst
 from leaflint.model.facts import ArgCall, AttrAssign, CallRef, Context, FuncInfo
 from leaflint.model.summaries import arg_root, bind_arguments, own_param, substitute
 from leaflint.model.syntax import contains
-from leaflint.model.values import Arg, ParamName, PlainTensor, Value
+from leaflint.model.values import Arg, ParamName, Value
 
 if TYPE_CHECKING:
     from leaflint.model.semantic import SemanticModel
@@ -62,7 +62,7 @@ class NamedSlotWrite:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Flow:
+class SetattrFlow:
     """A function's ``setattr`` of its own parameters: object path, name parameter, value."""
 
     owner: Value  # rooted in the function's ``Arg``
@@ -116,7 +116,7 @@ def _undotted_at(assign: AttrAssign) -> bool:
     return isinstance(name, cst.Name) and _known_dotted(assign.ctx, name.value) is False
 
 
-def _descends(model: "SemanticModel", func: FuncInfo, flow: _Flow, calls: list[ArgCall]) -> bool:
+def _descends(model: "SemanticModel", func: FuncInfo, flow: SetattrFlow, calls: list[ArgCall]) -> bool:
     """Whether every call ``func`` makes of itself walks down the dotted name (module docstring)."""
     for call in calls:
         if call.ctx.func is not func or model.callees(CallRef(call.key, call.scope, call.ctx)) != [func]:
@@ -136,14 +136,14 @@ def _descends(model: "SemanticModel", func: FuncInfo, flow: _Flow, calls: list[A
 
 
 def named_slot_writes(model: "SemanticModel", calls: list[ArgCall],
-                      summary: Optional[dict[int, list[_Flow]]] = None) -> list[NamedSlotWrite]:
+                      summary: Optional[dict[int, list[SetattrFlow]]] = None) -> list[NamedSlotWrite]:
     """Every ``setattr`` whose name is a ``ParamName``, directly or through the summaries of the
     functions that reach it (bottom-up, bounded rounds). A function of another module hands
     ``setattr`` its parameters as its summary in the project index says; the write is then reported
     in that module. ``summary``, when given, receives every function's flows (function id -> flows),
     for this module's own summary in the index."""
     found: list[NamedSlotWrite] = []
-    pending: dict[int, list[_Flow]] = {}
+    pending: dict[int, list[SetattrFlow]] = {}
     for assign in model.attr_assigns:
         if assign.attr != "<name>" or assign.name_value is None:
             continue
@@ -161,7 +161,7 @@ def named_slot_writes(model: "SemanticModel", calls: list[ArgCall],
         value = assign.value
         if isinstance(value, Arg) and not own_param(func, value.name):
             continue
-        flow = _Flow(assign.owner, name.name, value, _undotted_at(assign), assign)  # type: ignore[arg-type]
+        flow = SetattrFlow(assign.owner, name.name, value, _undotted_at(assign), assign)  # type: ignore[arg-type]
         if _descends(model, func, flow, calls):
             pending.setdefault(id(func), []).append(flow)
     if model.project is not None:
@@ -178,7 +178,7 @@ def named_slot_writes(model: "SemanticModel", calls: list[ArgCall],
     for _ in range(_ROUNDS):
         if not pending:
             break
-        upward: dict[int, list[_Flow]] = {}
+        upward: dict[int, list[SetattrFlow]] = {}
         for call in calls:
             callees = model.callees(CallRef(call.key, call.scope, call.ctx))
             if len(callees) != 1 or callees[0] is call.ctx.func or id(callees[0]) not in pending:
@@ -205,7 +205,7 @@ def named_slot_writes(model: "SemanticModel", calls: list[ArgCall],
                 elif isinstance(name, Arg) and own_param(caller, name.name) and arg_root(owner) is not None \
                         and own_param(caller, arg_root(owner).name) and not model.parameters_deleted(owner) \
                         and (not isinstance(value, Arg) or own_param(caller, value.name)):
-                    forwarded = _Flow(owner, name.name, value, flow.undotted, flow.assign,  # type: ignore[arg-type]
+                    forwarded = SetattrFlow(owner, name.name, value, flow.undotted, flow.assign,  # type: ignore[arg-type]
                                       flow.foreign)
                     if _descends(model, caller, forwarded, calls):
                         upward.setdefault(id(caller), []).append(forwarded)
@@ -222,43 +222,3 @@ def over_parameter(model: "SemanticModel", write: NamedSlotWrite) -> bool:
     if write.name.base is None or write.name.base != write.owner or model.parameters_deleted(write.owner):
         return False
     return write.undotted or model.owns_parameters_directly(write.owner)
-
-
-def flow_data(flow: _Flow) -> Optional[dict]:
-    """A flow as the project index keeps it (without where it is: the caller adds ``at``), or
-    None when its value is neither a parameter nor a plain tensor."""
-    from leaflint.model.project import path_data
-
-    root = arg_root(flow.owner)
-    if root is None:
-        return None
-    if isinstance(flow.value, Arg):
-        value = ["arg", flow.value.name]
-    elif isinstance(flow.value, PlainTensor):
-        value = ["plain"]
-    else:
-        return None
-    return {"owner": root.name, "path": path_data(flow.owner), "name": flow.name, "value": value,
-            "undotted": flow.undotted, "handled": sorted(flow.assign.ctx.handled)}
-
-
-def flow_from(data: dict, func: FuncInfo, spot: object) -> Optional[_Flow]:
-    """The flow of a function of another module, from its summary (``flow_data`` and ``at``)."""
-    from leaflint.model.facts import Grad
-    from leaflint.model.project import path_from
-
-    try:
-        node = cst.parse_expression(data["at"]["target"])
-    except cst.ParserSyntaxError:
-        return None
-    if not isinstance(node, cst.Call) or len(node.args) != 3:
-        return None
-    value = data.get("value") or []
-    given: Optional[Value] = Arg(value[1]) if value[:1] == ["arg"] and len(value) == 2 else \
-        PlainTensor() if value == ["plain"] else None
-    if given is None:
-        return None
-    owner = path_from(Arg(data["owner"]), data.get("path", []))
-    ctx = Context(func, Grad.INHERIT, None, handled=frozenset(data.get("handled", ())))
-    assign = AttrAssign(node, None, node.args[0].value, "<name>", given, node.args[2].value, ctx, Arg(data["name"]))
-    return _Flow(owner, data["name"], given, bool(data.get("undotted")), assign, spot)

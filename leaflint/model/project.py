@@ -33,6 +33,7 @@ from leaflint.model.facts import ClassInfo, Context, FuncInfo, Grad, InplaceSite
 from leaflint.model.values import Arg, Attr, Fresh, Item, Key, ModuleInstance, Value, Values, View
 
 if TYPE_CHECKING:
+    from leaflint.model.named_slots import SetattrFlow
     from leaflint.model.semantic import SemanticModel
     from leaflint.model.summaries import ParamWrite
 
@@ -249,15 +250,13 @@ class ProjectView:
 
     def function_setattrs(self, pid: str) -> list:
         """The ``setattr`` calls of ``pid`` on its parameters (``leaflint.model.named_slots``)."""
-        from leaflint.model.named_slots import flow_from
-
         func = self.function_info(pid)
         data = self._entry(pid, "functions") or {}
         flows = []
         for item in data.get("setattrs", ()) if func is not None else ():
             at = item["at"]
             spot = Spot(at["file"], tuple(at["span"]), at["target"], tuple(at.get("noqa", ())), self.module)  # type: ignore[arg-type]
-            flow = flow_from(item, func, spot)
+            flow = setattr_flow_from(item, func, spot)
             if flow is not None:
                 flows.append(flow)
         return flows
@@ -301,6 +300,50 @@ def _replacement_data(func: FuncInfo, found: dict[int, set[str]], reach: dict[in
             "reaches": sorted([root, list(chain), method] for root, chain, method in reach.get(id(func), ()))}
 
 
+def setattr_flow_data(flow: SetattrFlow) -> Optional[dict]:
+    """A flow as the project index keeps it (without where it is: the caller adds ``at``), or
+    None when its value is neither a parameter nor a plain tensor."""
+    from leaflint.model.summaries import arg_root
+    from leaflint.model.values import PlainTensor
+
+    root = arg_root(flow.owner)
+    if root is None:
+        return None
+    if isinstance(flow.value, Arg):
+        value = ["arg", flow.value.name]
+    elif isinstance(flow.value, PlainTensor):
+        value = ["plain"]
+    else:
+        return None
+    return {"owner": root.name, "path": path_data(flow.owner), "name": flow.name, "value": value,
+            "undotted": flow.undotted, "handled": sorted(flow.assign.ctx.handled)}
+
+
+def setattr_flow_from(data: dict, func: FuncInfo, spot: object) -> Optional[SetattrFlow]:
+    """The flow of a function of another module, from its summary (``setattr_flow_data`` and ``at``)."""
+    import libcst as cst
+
+    from leaflint.model.facts import AttrAssign
+    from leaflint.model.named_slots import SetattrFlow
+    from leaflint.model.values import PlainTensor
+
+    try:
+        node = cst.parse_expression(data["at"]["target"])
+    except cst.ParserSyntaxError:
+        return None
+    if not isinstance(node, cst.Call) or len(node.args) != 3:
+        return None
+    value = data.get("value") or []
+    given: Optional[Value] = Arg(value[1]) if value[:1] == ["arg"] and len(value) == 2 else \
+        PlainTensor() if value == ["plain"] else None
+    if given is None:
+        return None
+    owner = path_from(Arg(data["owner"]), data.get("path", []))
+    ctx = Context(func, Grad.INHERIT, None, handled=frozenset(data.get("handled", ())))
+    assign = AttrAssign(node, None, node.args[0].value, "<name>", given, node.args[2].value, ctx, Arg(data["name"]))
+    return SetattrFlow(owner, data["name"], given, bool(data.get("undotted")), assign, spot)
+
+
 class ClassTable(dict):
     """This file's classes by name, and the project's classes by id (built when first asked).
 
@@ -336,7 +379,6 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
     gives a node's span; ``noqa(code, span)`` whether a suppression comment silences the code
     there."""
     from leaflint.model.flow import common_return
-    from leaflint.model.named_slots import flow_data
     from leaflint.model.optimizers import replacement_summary
     from leaflint.model.reach import stores
     from leaflint.model.summaries import arg_root
@@ -394,7 +436,7 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
                            "handled": sorted(write.handled), "at": at})
         setattrs = []
         for flow in model.setattr_flows.get(id(func), ()):
-            item = flow_data(flow)
+            item = setattr_flow_data(flow)
             if item is None:
                 continue
             if flow.foreign is not None:
