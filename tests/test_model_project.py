@@ -404,3 +404,121 @@ def test_hooks_registered_and_defined_in_another_module(tmp_path):
     expected = {("model.py", 15, "LL103"), ("model.py", 28, "LL102")}
     assert findings([tmp_path]) == expected
     assert findings([tmp_path / "pkg/model.py"]) == expected
+
+
+QUANT = """\
+import torch
+import torch.nn as nn
+
+
+class Q(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.s = nn.Parameter(torch.ones(1))
+
+    def fit(self, x):
+        self.s = nn.Parameter(x.max().reshape(1))
+"""
+
+# (a module none of whose words the prefilter looks for, engine.PREFILTER, is not parsed, so it
+# has no summary: this one imports torch, as a calibration module of a torch project does)
+CALIB = """\
+import torch
+
+
+class Holder:
+    def __init__(self, target):
+        self.target = target
+
+    def go(self, x):
+        self.target.fit(x)
+
+
+def warm(layer, x):
+    layer.fit(x)
+"""
+
+MAIN = """\
+import torch
+
+from .calib import Holder, warm
+from .quant import Q
+
+
+def main(x):
+    model = Q()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    Holder(model).go(x)
+    warm(model, x)
+    opt.step()
+"""
+
+
+def test_methods_reached_through_a_wrapper_of_another_module(tmp_path):
+    """LL304 through a class and a function of other modules: their summaries (what ``__init__``
+    binds, the methods called on parameters, the state replaced) come from the index, and an edit
+    that changes them is seen by the module that calls them."""
+    root = tmp_path / "p"
+    write(root, {"pkg/__init__.py": "", "pkg/quant.py": QUANT, "pkg/calib.py": CALIB, "pkg/main.py": MAIN})
+    main = root / "pkg/main.py"
+    expected = {("main.py", 10, "LL304"), ("main.py", 11, "LL304")}
+    assert findings([root]) == expected
+    assert findings([main]) == expected
+    cache_dir = tmp_path / "cache"
+    found, _ = run_cached(root, [main], cache_dir)
+    assert found == expected
+    # the quantizer now calibrates lazily, once: nothing is replaced any more
+    (root / "pkg/quant.py").write_text(QUANT.replace("        self.s = nn.Parameter(x.max()",
+                                                     "        if self.s is None:\n"
+                                                     "            self.s = nn.Parameter(x.max()"))
+    found, store = run_cached(root, [main], cache_dir)
+    assert found == set() and store.misses >= 2
+
+
+PATHS = """\
+import torch
+
+
+def set_by_path(root, dotted, value):
+    if "." in dotted:
+        head, rest = dotted.split(".", 1)
+        for child_name, child in root.named_children():
+            if child_name == head:
+                set_by_path(child, rest, value)
+    else:
+        setattr(root, dotted, value)
+"""
+
+META = """\
+import torch
+from torch import nn
+
+from .paths import set_by_path
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def virtual_step(self, grads):
+        for (key, p), g in zip(self.named_parameters(), grads):
+            set_by_path(self, key, p - 0.1 * g)
+
+    def reset(self):
+        for key, p in self.named_parameters():
+            set_by_path(self, key, nn.Parameter(torch.zeros_like(p)))
+"""
+
+
+def test_setattr_summary_of_another_module_reports_at_its_write(tmp_path):
+    """A helper of another module that walks a dotted name and sets the last part: its summary
+    (object, name and value flow to setattr) is judged at the call, and the finding is at the
+    write, in the helper's module, also when only the calling module is checked."""
+    root = tmp_path / "p"
+    write(root, {"pkg/__init__.py": "", "pkg/paths.py": PATHS, "pkg/meta.py": META})
+    assert findings([root]) == {("paths.py", 11, "LL303")}
+    assert findings([root / "pkg/meta.py"]) == {("paths.py", 11, "LL303")}
+    (root / "pkg/paths.py").write_text(PATHS.replace("setattr(root, dotted, value)",
+                                                     "setattr(root, dotted, torch.nn.Parameter(value))"))
+    assert findings([root / "pkg/meta.py"]) == set()

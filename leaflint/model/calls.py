@@ -103,9 +103,24 @@ class CallFacts:
                     key = ("method", receiver.kind[1], expr.attr.value)
             if key is not None and expr is node.func:
                 self.arg_calls.append(self._arg_call(key, scope, ctx, node, node.args))
+        if isinstance(node.func, cst.Attribute):
+            self._record_receiver_call(node.func)
         given = [i for i, a in enumerate(node.args[:-1]) if a.keyword is None and self._names_function(a.value)]
         if given and not any(a.star for a in node.args) and self._forwards(node):
             self._forwarded_calls(node, given, scope, ctx)
+
+    def _record_receiver_call(self, func: cst.Attribute) -> None:
+        """``q.fit(x)`` / ``self.target.fit(x)``: a method called on a path rooted in a parameter
+        that still holds what the caller gave (``leaflint.model.reach``); not ``self.fit(x)``,
+        which the call graph has."""
+        path = dotted(func.value)
+        if path is None:
+            return
+        root, *chain = path.split(".")
+        value = self.lookup(root)
+        if isinstance(value, Arg) and value.name == root or isinstance(value, SelfRef) and chain \
+                and root == self.func.self_name:
+            self.func.receiver_calls.add((root, tuple(chain), func.attr.value))
 
     def _names_function(self, node: cst.BaseExpression) -> bool:
         """A name bound to a function of this file read so far (module level or enclosing)."""

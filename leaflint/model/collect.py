@@ -362,10 +362,11 @@ class Collector(FlowMixin, CallFacts, RequiresGradFacts, HookFacts, Evaluator, c
                     self.bind(target.value.value, DictOf(base.entries + ((key if isinstance(key, str) else None, value),)))
 
     def _record_attr_assign(self, stmt: cst.CSTNode, owner: Optional[Value], owner_node: cst.CSTNode,
-                            attr: str, value: Optional[Value], value_node: cst.CSTNode) -> None:
+                            attr: str, value: Optional[Value], value_node: cst.CSTNode,
+                            name_value: Optional[Value] = None) -> None:
         if isinstance(owner, SelfRef) and self.func.cls is not None and owner.cls == self.func.cls.name:
             self._class_fact(self.func.cls, attr, value_node)
-        self.attr_assigns.append(AttrAssign(stmt, owner, owner_node, attr, value, value_node, self.ctx()))
+        self.attr_assigns.append(AttrAssign(stmt, owner, owner_node, attr, value, value_node, self.ctx(), name_value))
 
     def _is_parameter_call(self, node: cst.BaseExpression) -> bool:
         if not isinstance(node, cst.Call):
@@ -494,7 +495,8 @@ class Collector(FlowMixin, CallFacts, RequiresGradFacts, HookFacts, Evaluator, c
             owner_node, name_node, value_node = (a.value for a in node.args)
             attr = name_node.value.strip("'\"") if isinstance(name_node, cst.SimpleString) else "<name>"
             owner = self.value_of(owner_node)
-            self._record_attr_assign(node, owner, owner_node, attr, self.value_of(value_node), value_node)
+            self._record_attr_assign(node, owner, owner_node, attr, self.value_of(value_node), value_node,
+                                     self.value_of(name_node) if attr == "<name>" else None)
         # out=
         out = kwarg(node, "out")
         if out is not None and qual is not None and qual.startswith("torch."):

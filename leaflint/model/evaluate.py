@@ -17,7 +17,7 @@ from leaflint.model.project import ProjectView
 from leaflint.model.syntax import graph_operands, is_true, kwarg, positional, view_index
 from leaflint.model.values import (
     Attr, DataOf, DictOf, Fresh, FrozenParameter, GroupItem, GroupList, Key, ModuleInstance, ParamItem,
-    ParamIter, PlainTensor, SelfRef, TensorList, Value, Values, View, Arg, Item, Output, path_root,
+    ParamIter, ParamName, PlainTensor, SelfRef, TensorList, Value, Values, View, Arg, Item, Output, path_root,
 )
 
 STOP_GRAPH_METHODS = {"detach", "item", "tolist", "numpy", "cpu", "data_ptr", "size", "dim",
@@ -28,7 +28,7 @@ def unknown_root(value: Optional[Value]) -> bool:
     """None, or a value rooted in a function parameter or a container element: not known to be a tensor."""
     while isinstance(value, (View, Attr, Key, Values)):
         value = value.base
-    return value is None or isinstance(value, (Arg, Item, Output))
+    return value is None or isinstance(value, (Arg, Item, Output, ParamName))
 
 
 def arg_path(value: Optional[Value]) -> bool:
@@ -139,8 +139,8 @@ class Evaluator:
                 return None
             if attr == "param_groups":
                 return GroupList()
-            if base is None:
-                return None
+            if base is None or isinstance(base, ParamName):
+                return None  # unknown, or a string (a parameter's name)
             if isinstance(base, DataOf):
                 return DataOf(base.base, base.path, base.node) if attr in api.VIEW_ATTRIBUTES else None
             if attr in api.VIEW_ATTRIBUTES:
@@ -153,7 +153,7 @@ class Evaluator:
             return None
         if isinstance(node, cst.Subscript):
             base = self.value_of(node.value)
-            if base is None:
+            if base is None or isinstance(base, ParamName):
                 return None
             if isinstance(base, GroupItem):
                 index = node.slice[0].slice
@@ -252,8 +252,11 @@ class Evaluator:
             if method == "parameters":
                 return ParamIter(self.value_of(func.value))
             if method == "named_parameters":
-                return ParamIter(self.value_of(func.value), named=True)
+                prefixed = positional(node, 0) is not None or kwarg(node, "prefix") is not None
+                return ParamIter(self.value_of(func.value), named=True, prefixed=prefixed)
             receiver = self.value_of(func.value)
+            if isinstance(receiver, ParamName):
+                return None  # a string method on a parameter's name
             if isinstance(receiver, ModuleInstance) and method in api.MODULE_RETURNS_SELF:
                 return receiver
             owner = receiver.kind[1] if isinstance(receiver, ModuleInstance) and receiver.kind[0] == "local" else (
@@ -421,7 +424,9 @@ class Evaluator:
         source = self.value_of(iterable)
         if isinstance(source, ParamIter):
             item = ParamItem(source.base)
-            return TensorList((None, item)) if source.named else item
+            if not source.named:
+                return item
+            return TensorList((None if source.prefixed else ParamName(source.base), item))
         if isinstance(source, GroupList):
             return GroupItem()
         if isinstance(source, TensorList):
@@ -463,7 +468,7 @@ class Evaluator:
                 if isinstance(n, cst.Attribute) and n.attr.value in ("data", "grad", "shape", "dtype", "device"):
                     continue
                 value = self.value_of(n)
-                if value is not None and not isinstance(value, (DataOf, PlainTensor)):
+                if value is not None and not isinstance(value, (DataOf, PlainTensor, ParamName)):
                     yield value, n
                     continue
                 if isinstance(n, cst.Subscript):

@@ -61,6 +61,8 @@ class FuncInfo:
     # forward hooks making the output require grad that it registers on what a parameter holds:
     # (parameter, dotted path below it) (``leaflint.model.hooks``)
     output_hooks: list[tuple[str, str]] = field(default_factory=list)
+    # methods called on paths rooted in a parameter not rebound there: (parameter, chain, method)
+    receiver_calls: set = field(default_factory=set)
 
 
 @dataclass
@@ -121,10 +123,11 @@ class AttrAssign:
     node: cst.CSTNode
     owner: Optional[Value]
     owner_node: cst.CSTNode
-    attr: str
+    attr: str  # ``<name>`` for ``setattr(owner, name, value)`` with a name that is not a literal
     value: Optional[Value]
     value_node: cst.CSTNode
     ctx: Context
+    name_value: Optional[Value] = None  # for ``<name>``: what the name expression denotes (``ParamName``)
 
 
 @dataclass

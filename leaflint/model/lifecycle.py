@@ -19,9 +19,24 @@ import libcst as cst
 from leaflint.model.facts import AttrAssign, ClassInfo, Context, FuncInfo
 from leaflint.model.flow import assigned_paths, exit_once, guard_once, one_time_guard
 from leaflint.model.imports import dotted
-from leaflint.model.syntax import contains
+from leaflint.model.syntax import contains, names_in
 from leaflint.model.values import Fresh, FrozenParameter, ModuleInstance, SelfRef, Value
 from leaflint.model.walk import children, descendants
+
+
+_LAZY_WORDS = ("init", "built", "lazy", "first", "materializ", "setup")
+
+
+def lazily_guarded(assign: AttrAssign) -> bool:
+    """Inside ``if self.w is None:`` / ``if not hasattr(self, "w"):`` / ``if not self.initialized:``."""
+    for test in assign.ctx.guards:
+        words = list(names_in(test))
+        lowered = [w.lower() for w in words]
+        if assign.attr in words or "None" in words or "hasattr" in words or "getattr" in words:
+            return True
+        if any(any(key in w for key in _LAZY_WORDS) for w in lowered):
+            return True
+    return False
 
 
 class LifecycleQueries:

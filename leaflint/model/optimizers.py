@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Callable, Iterator, Optional
 import libcst as cst
 
 from leaflint.model.imports import dotted
+from leaflint.model.lifecycle import lazily_guarded
+from leaflint.model.reach import Resolver, receiver_calls
 from leaflint.model.values import Fresh, ModuleInstance
 from leaflint.model.walk import children, descendants
 
@@ -53,11 +55,21 @@ def replaces_state(model: "SemanticModel", assign: "AttrAssign") -> bool:
     return isinstance(value, ModuleInstance) and model.module_owns_parameters(value)
 
 
-def replaced_params(model: "SemanticModel", lazy: Callable[["AttrAssign"], bool]) -> dict[int, set[str]]:
+def replaced_params(model: "SemanticModel", lazy: Callable[["AttrAssign"], bool]
+                    ) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
+    """See ``_replacements`` (without the receiver calls)."""
+    found, through, _ = _replacements(model, lazy)
+    return found, through
+
+
+def _replacements(model: "SemanticModel", lazy: Callable[["AttrAssign"], bool]):
     """Function id -> the names of its parameters whose state it replaces (``self`` for a
-    method replacing its own), directly or through the calls it makes (a fixpoint). ``lazy``
+    method replacing its own), directly or through the calls it makes (a fixpoint); and call id
+    -> the caller's dotted paths whose state the call replaces through methods it reaches on the
+    objects it is given (``Controller(model).initialize()``, ``leaflint.model.reach``). ``lazy``
     says which assignments are a one-time creation, not a replacement."""
     found: dict[int, set[str]] = {}
+    through: dict[int, set[str]] = {}
     for assign in model.attr_assigns:
         func = assign.ctx.func
         if func.node is None or func.name == "__init__" or not replaces_state(model, assign):
@@ -68,21 +80,119 @@ def replaced_params(model: "SemanticModel", lazy: Callable[["AttrAssign"], bool]
         root = path.split(".", 1)[0] if path is not None else None
         if root is not None and root in func.params:
             found.setdefault(id(func), set()).add(root)
+    reach = receiver_calls(model)
+    for call in model.arg_calls:
+        _seed(model, model.callees(call), found, reach)
+    resolver = Resolver(model)
     for _ in range(6):
         changed = False
         for call in model.arg_calls:
             caller = call.ctx.func
-            if caller.node is None:
-                continue
             for callee in model.callees(call):
-                for path in _given_paths(model, call, callee, found):
+                paths = list(_given_paths(model, call, callee, found))
+                for path in _reached_paths(resolver, call, callee, reach, found):
+                    if path not in through.get(id(call.node), set()):
+                        through.setdefault(id(call.node), set()).add(path)
+                        changed = True
+                    paths.append(path)
+                for root, chain, method in _forwarded(resolver, call, callee, reach):
+                    if (root, chain, method) not in reach.get(id(caller), set()):
+                        reach.setdefault(id(caller), set()).add((root, chain, method))
+                        changed = True
+                if caller.node is None:
+                    continue
+                for path in paths:
                     root = path.split(".", 1)[0]
                     if root in caller.params and root not in found.get(id(caller), set()):
                         found.setdefault(id(caller), set()).add(root)
                         changed = True
         if not changed:
             break
-    return found
+    return found, through, reach
+
+
+def replacement_summary(model: "SemanticModel") -> tuple[dict[int, set[str]], dict[int, set]]:
+    """Function id -> the parameters whose state it replaces, and the methods it calls on paths
+    rooted in its parameters (``leaflint.model.reach``): what the project index keeps of a module's
+    functions and methods for LL304 in the modules that call them (one-time creations under the
+    usual lazy guards left out)."""
+    found, _, reach = _replacements(model, lazily_guarded)
+    return found, reach
+
+
+def _seed(model: "SemanticModel", funcs, found, reach) -> None:
+    """The facts of functions and methods of other modules, from their summaries in the index."""
+    if model.project is None:
+        return
+    for func in funcs:
+        summary = model.project.replacement_of(func)
+        if summary is not None and summary[0]:
+            found.setdefault(id(func), set()).update(summary[0])
+        if summary is not None and summary[1]:
+            reach.setdefault(id(func), set()).update(summary[1])
+
+
+def _reached_paths(resolver: Resolver, call, callee, reach, found) -> Iterator[str]:
+    """The caller's paths whose state a call replaces through the methods its callee calls on
+    what it is given, when the object the method is called on is known at the call."""
+    for root, chain, method in list(reach.get(id(callee), ())):
+        given = resolver.argument(callee, call, root)
+        if given is None:
+            continue
+        followed = resolver.follow(call, given[0], given[1], chain)
+        if followed is None or followed[2]:
+            continue
+        node, value, _ = followed
+        path = _lands(resolver, call, node, value, method, reach, found)
+        if path is not None:
+            yield path
+
+
+def _lands(resolver: Resolver, call, node, value, method: str, reach, found, depth: int = 0) -> Optional[str]:
+    """The caller's path of the object whose state calling ``method`` on ``node`` (known at
+    ``call``) replaces: ``node`` itself when the method replaces ``self``'s, or, through a
+    method it calls on an attribute bound from what the object was built with, that object
+    (a wrapper of a wrapper)."""
+    targets = resolver.methods(value, method, call)
+    _seed(resolver.model, targets, found, reach)
+    for target in targets:
+        if target.self_name is None:
+            continue
+        if target.self_name in found.get(id(target), set()) and dotted(node) is not None:
+            return dotted(node)
+        for root, chain, inner in list(reach.get(id(target), ())) if depth < 4 else ():
+            if root != target.self_name:
+                continue
+            followed = resolver.follow(call, node, value, chain)
+            if followed is not None and not followed[2]:
+                path = _lands(resolver, call, followed[0], followed[1], inner, reach, found, depth + 1)
+                if path is not None:
+                    return path
+    return None
+
+
+def _forwarded(resolver: Resolver, call, callee, reach) -> Iterator[tuple[str, tuple[str, ...], str]]:
+    """The callee's receiver calls that land on a path rooted in the caller's own parameter: they
+    become the caller's (bottom-up)."""
+    caller = call.ctx.func
+    if caller.node is None:
+        return
+    for root, chain, method in list(reach.get(id(callee), ())):
+        given = resolver.argument(callee, call, root)
+        if given is None:
+            continue
+        followed = resolver.follow(call, given[0], given[1], chain)
+        if followed is None:
+            continue
+        node, value, rest = followed
+        if not rest and resolver.methods(value, method, call):
+            continue  # the class is known here: resolved by _reached_paths
+        path = dotted(node)
+        if path is None:
+            continue
+        head, *tail = path.split(".")
+        if head in caller.params and not (head == caller.self_name and not tail and not rest):
+            yield head, tuple(tail) + rest, method
 
 
 def _given_paths(model, call, callee, found) -> Iterator[str]:
@@ -154,7 +264,7 @@ def _under(path: str, owner: str) -> bool:
 def stale_optimizers(model: "SemanticModel", lazy: Callable[["AttrAssign"], bool]) -> list[StaleOptimizer]:
     """Each statement that replaces state an optimizer of the same function holds, with that
     optimizer's next use (``lazy``: the caller's test of a one-time creation)."""
-    replaced = replaced_params(model, lazy)
+    replaced, through = replaced_params(model, lazy)
     assigns_at: dict[int, list] = {}
     for assign in model.attr_assigns:
         if assign.ctx.stmt is not None:
@@ -191,7 +301,7 @@ def stale_optimizers(model: "SemanticModel", lazy: Callable[["AttrAssign"], bool
                     held[small.targets[0].target.value] = (owner, stmt)
                     continue
             for name, (owner, _) in held.items():
-                what = _replacement_in(model, stmt, owner, assigns_at, calls_at, replaced, func)
+                what = _replacement_in(model, stmt, owner, assigns_at, calls_at, (replaced, through), func)
                 if what is not None:
                     pending.setdefault(name, []).append((stmt, what))
     return found
@@ -229,9 +339,12 @@ def _replacement_in(model, stmt, owner: str, assigns_at, calls_at, replaced, fun
         if path is not None and _under(path, owner):
             return f"`{model.text(assign.owner_node)}.{assign.attr}`" if assign.attr != "<name>" \
                 else f"a child of `{model.text(assign.owner_node)}`"
+    replaced, through = replaced
     for call in calls_at.get(id(stmt), []):
         if call.ctx.func is not func:
             continue
+        if any(_under(path, owner) for path in through.get(id(call.node), ())):
+            return f"the call `{model.text(call.node.func)}(...)`"
         for callee in model.callees(call):
             if any(_under(path, owner) for path in _given_paths(model, call, callee, replaced)):
                 return f"the call `{model.text(call.node.func)}(...)`"

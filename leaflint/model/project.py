@@ -35,6 +35,7 @@ from leaflint.model.facts import ClassInfo, Context, FuncInfo, Grad, InplaceSite
 from leaflint.model.values import Arg, Attr, Fresh, Item, Key, ModuleInstance, Output, Value, Values, View
 
 if TYPE_CHECKING:
+    from leaflint.model.named_slots import SetattrFlow
     from leaflint.model.semantic import SemanticModel
     from leaflint.model.summaries import ParamWrite
 
@@ -134,6 +135,7 @@ class ProjectView:
         self._classes: dict[str, Optional[ClassInfo]] = {}
         self._funcs: dict[str, Optional[FuncInfo]] = {}
         self._writes: dict[str, list] = {}
+        self._replacements: dict[int, tuple[set[str], set]] = {}  # id of a FuncInfo built here -> LL304 facts
 
     # ------------------------------------------------------------ names
     def resolve(self, qual: Optional[str]) -> Optional[tuple[str, str]]:
@@ -209,8 +211,26 @@ class ProjectView:
             info.has_forward = bool(data.get("forward"))
             info.is_parameter_class = bool(data.get("parameter_class"))
             info.defines_new = bool(data.get("defines_new"))
+            for name, method in data.get("methods", {}).items():
+                func = FuncInfo(name=name, node=None, cls=info, parent=None)
+                func.params = list(method.get("params", ()))
+                func.self_name = method.get("self")
+                func.star = method.get("star")
+                info.methods[name] = [func]
+                self._replacements[id(func)] = _replacement_facts(method)
         self._classes[pid] = info
         return info
+
+    def class_stores(self, pid: str) -> dict[str, str]:
+        """The attributes ``__init__`` of the class ``pid`` binds to its parameters (``model.reach``)."""
+        data = self._entry(pid, "classes")
+        return dict(data.get("stores", {})) if data is not None else {}
+
+    def replacement_of(self, func: FuncInfo) -> Optional[tuple[set[str], set]]:
+        """For a function or method of another module (built here from its summary): the
+        parameters whose state it replaces, and the methods it calls on paths rooted in its
+        parameters (``model.optimizers``, ``model.reach``)."""
+        return self._replacements.get(id(func))
 
     # ------------------------------------------------------------ functions
     def returns(self, pid: str) -> Optional[Value]:
@@ -228,8 +248,22 @@ class ProjectView:
             info.star = data.get("star")
             info.grad_params = set(data.get("grad_params", ()))
             info.output_hooks = [(h[0], h[1]) for h in data.get("output_hooks", ())]
+            self._replacements[id(info)] = _replacement_facts(data)
         self._funcs[pid] = info
         return info
+
+    def function_setattrs(self, pid: str) -> list:
+        """The ``setattr`` calls of ``pid`` on its parameters (``leaflint.model.named_slots``)."""
+        func = self.function_info(pid)
+        data = self._entry(pid, "functions") or {}
+        flows = []
+        for item in data.get("setattrs", ()) if func is not None else ():
+            at = item["at"]
+            spot = Spot(at["file"], tuple(at["span"]), at["target"], tuple(at.get("noqa", ())), self.module)  # type: ignore[arg-type]
+            flow = setattr_flow_from(item, func, spot)
+            if flow is not None:
+                flows.append(flow)
+        return flows
 
     def function_writes(self, pid: str) -> list["ParamWrite"]:
         """The in-place writes of ``pid`` into its parameters, as the summaries module reads them."""
@@ -258,6 +292,60 @@ class ProjectView:
             writes.append(ParamWrite(target, site, grad, handled))
         self._writes[pid] = writes
         return writes
+
+
+def _replacement_facts(data: dict) -> tuple[set[str], set]:
+    return (set(data.get("replaces", ())),
+            {(r[0], tuple(r[1]), r[2]) for r in data.get("reaches", ()) if isinstance(r, list) and len(r) == 3})
+
+
+def _replacement_data(func: FuncInfo, found: dict[int, set[str]], reach: dict[int, set]) -> dict:
+    return {"replaces": sorted(found.get(id(func), ())),
+            "reaches": sorted([root, list(chain), method] for root, chain, method in reach.get(id(func), ()))}
+
+
+def setattr_flow_data(flow: SetattrFlow) -> Optional[dict]:
+    """A flow as the project index keeps it (without where it is: the caller adds ``at``), or
+    None when its value is neither a parameter nor a plain tensor."""
+    from leaflint.model.summaries import arg_root
+    from leaflint.model.values import PlainTensor
+
+    root = arg_root(flow.owner)
+    if root is None:
+        return None
+    if isinstance(flow.value, Arg):
+        value = ["arg", flow.value.name]
+    elif isinstance(flow.value, PlainTensor):
+        value = ["plain"]
+    else:
+        return None
+    return {"owner": root.name, "path": path_data(flow.owner), "name": flow.name, "value": value,
+            "undotted": flow.undotted, "handled": sorted(flow.assign.ctx.handled)}
+
+
+def setattr_flow_from(data: dict, func: FuncInfo, spot: object) -> Optional[SetattrFlow]:
+    """The flow of a function of another module, from its summary (``setattr_flow_data`` and ``at``)."""
+    import libcst as cst
+
+    from leaflint.model.facts import AttrAssign
+    from leaflint.model.named_slots import SetattrFlow
+    from leaflint.model.values import PlainTensor
+
+    try:
+        node = cst.parse_expression(data["at"]["target"])
+    except cst.ParserSyntaxError:
+        return None
+    if not isinstance(node, cst.Call) or len(node.args) != 3:
+        return None
+    value = data.get("value") or []
+    given: Optional[Value] = Arg(value[1]) if value[:1] == ["arg"] and len(value) == 2 else \
+        PlainTensor() if value == ["plain"] else None
+    if given is None:
+        return None
+    owner = path_from(Arg(data["owner"]), data.get("path", []))
+    ctx = Context(func, Grad.INHERIT, None, handled=frozenset(data.get("handled", ())))
+    assign = AttrAssign(node, None, node.args[0].value, "<name>", given, node.args[2].value, ctx, Arg(data["name"]))
+    return SetattrFlow(owner, data["name"], given, bool(data.get("undotted")), assign, spot)
 
 
 class ClassTable(dict):
@@ -295,7 +383,11 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
     gives a node's span; ``noqa(code, span)`` whether a suppression comment silences the code
     there."""
     from leaflint.model.flow import common_return
+    from leaflint.model.optimizers import replacement_summary
+    from leaflint.model.reach import stores
     from leaflint.model.summaries import arg_root
+
+    found, reach = replacement_summary(model)
 
     local_classes = {name for name, info in dict.items(model.classes) if info.node is not None}
 
@@ -319,6 +411,10 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
             "forward": info.has_forward,
             "parameter_class": info.is_parameter_class,
             "defines_new": info.defines_new,
+            "stores": dict(sorted(stores(model, info).items())),
+            "methods": {m: {"params": list(defs[0].params), "self": defs[0].self_name, "star": defs[0].star,
+                            **_replacement_data(defs[0], found, reach)}
+                        for m, defs in sorted(info.methods.items()) if len(defs) == 1},
         }
     functions = {}
     for name, defs in model.module_functions().items():
@@ -342,8 +438,22 @@ def summarise(model: "SemanticModel", rel: str, where: Callable[[Any], tuple[int
             writes.append({"param": root.name, "path": path_data(write.target), "kind": site.kind, "detail": site.detail,
                            "grad": "on" if write.grad is Grad.ON else "inherit",
                            "handled": sorted(write.handled), "at": at})
-        functions[name] = {"params": list(func.params), "star": func.star, "writes": writes,
+        setattrs = []
+        for flow in model.setattr_flows.get(id(func), ()):
+            item = setattr_flow_data(flow)
+            if item is None:
+                continue
+            if flow.foreign is not None:
+                spot = flow.foreign
+                item["at"] = {"file": spot.file, "span": list(spot.span), "target": spot.target, "noqa": list(spot.noqa)}
+            else:
+                span = where(flow.assign.node)
+                item["at"] = {"file": rel, "span": list(span), "target": model.text(flow.assign.node),
+                              "noqa": ["LL303"] if noqa("LL303", span) else []}
+            setattrs.append(item)
+        functions[name] = {"params": list(func.params), "star": func.star, "writes": writes, "setattrs": setattrs,
                            "returns": value_data(common_return(func.returns), local),
                            "grad_params": sorted(func.grad_params),  # leaflint.model.hooks
-                           "output_hooks": [list(h) for h in func.output_hooks]}
+                           "output_hooks": [list(h) for h in func.output_hooks],
+                           **_replacement_data(func, found, reach)}
     return {"classes": classes, "functions": functions}

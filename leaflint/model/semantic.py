@@ -27,6 +27,7 @@ from leaflint.model.values import (
 )
 from leaflint.model.hooks import output_leaf
 from leaflint.model.lifecycle import LifecycleQueries
+from leaflint.model.named_slots import named_slot_writes
 from leaflint.model.syntax import contains
 from leaflint.model.walk import walk
 
@@ -65,6 +66,8 @@ class SemanticModel(LifecycleQueries):
         self.inplace.extend(call_site_writes(self, collector.arg_calls, self.param_writes))
         self._graph_writes = self._writes_between_use_and_backward()
         self._graph_argument_writes = graph_argument_writes(self, collector.arg_calls)
+        self.setattr_flows: dict[int, list] = {}  # function id -> its setattr of its parameters (named_slots)
+        self.named_slot_writes = named_slot_writes(self, collector.arg_calls, self.setattr_flows)
 
     def module_functions(self) -> dict[str, list[FuncInfo]]:
         """The functions defined at module level, by name."""
@@ -276,6 +279,28 @@ class SemanticModel(LifecycleQueries):
             if attr in cls.params:
                 return True
             if any(attr in api.LAYER_PARAMETERS.get(api.torch_nn_layer(b) or "", ()) for b in cls.bases):
+                return True
+        return False
+
+    def parameters_deleted(self, owner: Optional[Value]) -> bool:
+        """Whether some Parameter of ``owner`` is deleted by a name not known here
+        (``del owner._parameters[name]``): its slots may no longer hold Parameters."""
+        return (owner, "*") in self._collector.deleted
+
+    def owns_parameters_directly(self, owner: Optional[Value]) -> bool:
+        """Whether the module ``owner`` registers Parameters of its own (not only in submodules):
+        a torch layer that has them, or a class of the project that assigns one."""
+        module = self.module_of(owner)
+        if module is None or module.frozen:
+            return False
+        if module.kind[0] == "torch":
+            return bool(api.LAYER_PARAMETERS.get(module.kind[1]))
+        if module.kind[0] != "local":
+            return False
+        for cls in self._class_chain(module.kind[1]):
+            if "*" in cls.deleted_params:
+                return False
+            if set(cls.params) - cls.deleted_params:
                 return True
         return False
 

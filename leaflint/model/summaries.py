@@ -36,11 +36,11 @@ def arg_root(value: Optional[Value]) -> Optional[Arg]:
     return root if isinstance(root, Arg) else None
 
 
-def _substitute(value: Optional[Value], replacement: Value) -> Optional[Value]:
+def substitute(value: Optional[Value], replacement: Value) -> Optional[Value]:
     """The write's target with the parameter replaced by the caller's argument: the same path
     (views, attributes, lookups, elements) from the caller's value."""
     if isinstance(value, PATH_STEPS):
-        inner = _substitute(value.base, replacement)
+        inner = substitute(value.base, replacement)
         if inner is None:
             return None
         if isinstance(value, Attr):
@@ -63,7 +63,7 @@ def _bound_params(callee: FuncInfo, call: ArgCall) -> list[str]:
     return params
 
 
-def _bind_arguments(callee: FuncInfo, call: ArgCall) -> dict[str, tuple[Optional[Value], object]]:
+def bind_arguments(callee: FuncInfo, call: ArgCall) -> dict[str, tuple[Optional[Value], object]]:
     """Parameter name -> (argument value, argument node) for one call; the ``*args`` parameter
     gets the list of the extra positional arguments (its node: the first of them)."""
     params = _bound_params(callee, call)
@@ -84,7 +84,7 @@ def _bind_arguments(callee: FuncInfo, call: ArgCall) -> dict[str, tuple[Optional
     return bound
 
 
-def _own(func: FuncInfo, name: str) -> bool:
+def own_param(func: FuncInfo, name: str) -> bool:
     """Whether ``name`` is one of ``func``'s parameters (``*args`` included), not its ``self``."""
     return (name in func.params or name == func.star) and name != func.self_name
 
@@ -105,7 +105,7 @@ def _initial_writes(sites: list[InplaceSite]) -> dict[int, list[ParamWrite]]:
     for site in sites:
         root = arg_root(site.target)
         func = site.ctx.func
-        if root is None or not _own(func, root.name):
+        if root is None or not own_param(func, root.name):
             continue
         if site.ctx.grad not in (Grad.ON, Grad.INHERIT):
             continue
@@ -147,7 +147,7 @@ def call_site_writes(model: "SemanticModel", calls: list[ArgCall],
             callees = model.callees(CallRef(call.key, call.scope, call.ctx))
             if len(callees) != 1 or callees[0] is call.ctx.func or id(callees[0]) not in pending:
                 continue
-            bound = _bind_arguments(callees[0], call)
+            bound = bind_arguments(callees[0], call)
             for write in pending[id(callees[0])]:
                 if (id(call.node), id(write)) in seen:
                     continue
@@ -156,12 +156,12 @@ def call_site_writes(model: "SemanticModel", calls: list[ArgCall],
                 argument = bound.get(root.name) if root is not None else None
                 if argument is None or argument[0] is None:
                     continue
-                target = _substitute(write.target, argument[0])
+                target = substitute(write.target, argument[0])
                 if target is None:
                     continue
                 handled = write.handled | call.ctx.handled
                 caller = call.ctx.func
-                if arg_root(target) is not None and _own(caller, arg_root(target).name):  # type: ignore[union-attr]
+                if arg_root(target) is not None and own_param(caller, arg_root(target).name):  # type: ignore[union-attr]
                     grad = Grad.ON if write.grad is Grad.ON else call.ctx.grad
                     if grad in (Grad.ON, Grad.INHERIT):
                         upward.setdefault(id(caller), []).append(ParamWrite(target, write.site, grad, handled))
@@ -192,7 +192,7 @@ def _passed_callees(model: "SemanticModel", call: ArgCall, calls: list[ArgCall])
     for outer in calls:
         if caller not in model.callees(CallRef(outer.key, outer.scope, outer.ctx)):
             continue
-        argument = _bind_arguments(caller, outer).get(call.key[1])
+        argument = bind_arguments(caller, outer).get(call.key[1])
         node = argument[1] if argument is not None else None
         if isinstance(node, cst.Name):
             found.extend(f for f in model.callees(CallRef(("name", node.value), outer.scope, outer.ctx))

@@ -75,6 +75,15 @@ class ParamIter:
 
     base: Optional["Value"]
     named: bool = False
+    prefixed: bool = False  # ``named_parameters(prefix=...)``: its names are not the module's own paths
+
+
+@dataclass(frozen=True)
+class ParamName:
+    """The name of one parameter of ``base``, from ``for name, p in base.named_parameters()``: the
+    path of a Parameter below ``base`` (its own slot when the name has no dot). Not a tensor."""
+
+    base: Optional["Value"]
 
 
 @dataclass(frozen=True)
@@ -160,8 +169,8 @@ class DictOf:
     entries: tuple = ()
 
 
-Value = Union[Fresh, FrozenParameter, SelfRef, Attr, ModuleInstance, ParamIter, ParamItem, GroupList, GroupItem,
-              View, DataOf, PlainTensor, TensorList, Arg, Item, Key, Values, DictOf, Output]
+Value = Union[Fresh, FrozenParameter, SelfRef, Attr, ModuleInstance, ParamIter, ParamItem, ParamName, GroupList,
+              GroupItem, View, DataOf, PlainTensor, TensorList, Arg, Item, Key, Values, DictOf, Output]
 
 # Steps of a path into an argument: what the summaries substitute the caller's value into.
 PATH_STEPS = (View, Attr, Key, Item, Values, Output)

@@ -9,7 +9,8 @@ import libcst as cst
 from leaflint.model import SemanticModel
 from leaflint.model.semantic import AttrAssign
 from leaflint.model.evaluate import unknown_root
-from leaflint.model.syntax import names_in
+from leaflint.model.lifecycle import lazily_guarded
+from leaflint.model.named_slots import over_parameter
 from leaflint.model.values import Attr, DataOf, Fresh, ModuleInstance, PlainTensor, SelfRef, View
 from leaflint.probe import schema
 from leaflint.rules.base import Applicability, Invalid, Report, Rule, Valid, deferred, register, short
@@ -22,25 +23,10 @@ References:
 - torch.func.functional_call: https://pytorch.org/docs/stable/generated/torch.func.functional_call.html
 """
 
-_LAZY_WORDS = ("init", "built", "lazy", "first", "materializ", "setup")
-
-
 def self_rooted(value) -> bool:
     while isinstance(value, Attr):
         value = value.base
     return isinstance(value, SelfRef)
-
-
-def lazily_guarded(assign: AttrAssign) -> bool:
-    """Inside ``if self.w is None:`` / ``if not hasattr(self, "w"):`` / ``if not self.initialized:``."""
-    for test in assign.ctx.guards:
-        words = list(names_in(test))
-        lowered = [w.lower() for w in words]
-        if assign.attr in words or "None" in words or "hasattr" in words or "getattr" in words:
-            return True
-        if any(any(key in w for key in _LAZY_WORDS) for w in lowered):
-            return True
-    return False
 
 
 def _target_text(model: SemanticModel, assign: AttrAssign) -> str:
@@ -267,6 +253,14 @@ nn.Parameter(...)` in the class, or the weight/bias of a torch.nn layer), anywhe
 code, not only in forward. The `weight_norm`/parametrize pattern, which first removes the
 Parameter (`del self._parameters["weight"]`), is not flagged.
 
+Names known only at run time count too: `setattr(m, name, t)` where `name` comes from
+`m.named_parameters()` and the name has no dot there (the module owns Parameters itself, which
+`named_parameters()` yields first, or the write sits on the undotted branch of `"." in name`).
+A helper handed the module, the name and the value (`set_param(mod, name, value)`, also one that
+walks a dotted name down `named_children()` by calling itself, and one of another module) is
+judged at each call; the finding is at the `setattr`, where torch raises. Names from
+`named_buffers()` and values wrapped in `nn.Parameter(...)` are not flagged.
+
 ## Why is this bad?
 `nn.Module.__setattr__` refuses it: `TypeError: cannot assign 'torch.FloatTensor' as
 parameter 'weight' (torch.nn.Parameter or None expected)`, on whatever path reaches the line.
@@ -284,6 +278,7 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
 {_REFERENCES}"""
     valid = [
         Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def crop(self, n):\n        self.w = nn.Parameter(self.w[:n])\n"),
+        Valid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def halve(self):\n        for n, p in list(self.named_parameters()):\n            setattr(self, n, nn.Parameter(p.detach() / 2))\n"),
     ]
     invalid = [
         Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def crop(self, n):\n        self.w = self.w[:n]\n",
@@ -295,6 +290,8 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                       '        self.w = nn.Parameter(torch.ones(3))\n'
                       '    def crop(self, n):\n'
                       '        self.w = nn.Parameter(self.w[:n])\n'),
+        Invalid("import torch\nfrom torch import nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n    def halve(self):\n        for n, p in list(self.named_parameters()):\n            setattr(self, n, p.detach() / 2)\n",
+                fixed=None),
     ]
 
     def check(self, model: SemanticModel) -> Iterable[Report]:
@@ -320,6 +317,35 @@ or, to change the values in place, `with torch.no_grad(): self.weight.copy_(t)`.
                 f"\"TypeError: cannot assign ... as parameter '{assign.attr}' (torch.nn.Parameter or None expected)\"; "
                 f"wrap the value in `nn.Parameter(...)` (outside forward) or update in place with "
                 f"`with torch.no_grad(): {target}.copy_(value)`"))
+
+        yield from self._named(model)
+
+    def _named(self, model: SemanticModel) -> Iterable[Report]:
+        """``setattr(m, name, t)`` with ``name`` from ``m.named_parameters()`` (``model/named_slots.py``),
+        in this function or through the calls that hand a helper the object, the name and the value.
+        No fix: the value is usually meant to stay differentiable (a meta-learning step), which
+        `nn.Parameter(...)` would cut; the remedy is a functional call."""
+        for write in model.named_slot_writes:
+            assign = write.assign
+            if not _plain_tensor(write.value, model.in_forward(assign.ctx)) or not over_parameter(model, write):
+                continue
+            if model.falls_back_on(assign.ctx, "TypeError"):
+                continue
+            owner = model.text(assign.owner_node)
+            name = model.text(assign.node.args[1].value) if isinstance(assign.node, cst.Call) else "name"
+            via = f" (through `{short(model.text(write.via_call), 60)}`" if write.via_call is not None else ""
+            if write.foreign is not None:
+                via += f" in module `{write.foreign.caller}`"  # type: ignore[attr-defined]
+            via += ")" if via else ""
+            yield Report(assign.node, (
+                f"`setattr({short(owner, 20)}, {short(name, 12)}, ...)` puts a plain tensor over a Parameter named by "
+                f"named_parameters(): TypeError"), detail=(
+                f"`{name}` names a registered nn.Parameter of `{owner}` (it comes from `named_parameters()`"
+                f"{via}), and the value is a plain tensor: nn.Module raises \"TypeError: cannot assign ... as "
+                f"parameter ... (torch.nn.Parameter or None expected)\"; compute with the new values functionally "
+                f"(`torch.func.functional_call(module, new_params, args)`), wrap them in `nn.Parameter(...)` "
+                f"when they are meant to be the new leaves, or remove the Parameter first "
+                f"(`del {owner}._parameters[{name}]`)"), at=write.foreign)
 
     def _stored(self, model: SemanticModel, assign: AttrAssign) -> Report:
         owner = short(model.text(assign.owner_node), 24)
@@ -361,8 +387,11 @@ afterwards without being rebuilt. Replacing means assigning a new `nn.Parameter`
 that owns parameters under `model` (`model.fc = nn.Linear(...)`, `setattr(model, name, layer)`,
 `model.scale = nn.Parameter(...)`), directly or through a call of a function or method of the
 file that does so to the argument given `model` (or to `self`, for `model.method(...)`),
-followed through the calls it makes. The finding is at that statement, in the function that holds
-the optimizer.
+followed through the calls it makes, and through the methods a call reaches on the objects it is
+given: a helper that calls `layer.calibrate()` on its argument, a wrapper whose `__init__` keeps
+its argument (`self.target = target`) and whose method calls `self.target.calibrate()`
+(`Calibrator(model).run(x)`), in this file or in another module of the project. The finding is at
+that statement, in the function that holds the optimizer.
 
 Not flagged: an optimizer built (or rebuilt) after the replacement; `opt.add_param_group(...)`
 right after it; a one-time lazy creation; `__init__`.
