@@ -38,6 +38,8 @@ _OPS = {"+=": "+", "-=": "-", "*=": "*", "/=": "/", "//=": "//", "**=": "**", "%
 
 
 def _where(model: SemanticModel, hit: Hit) -> str:
+    if hit.write.kind == "layer":
+        return "every backward through the container then fails"
     if hit.backward is not None:
         return f"`{model.text(hit.backward)}` then fails"
     return "the backward over this module's output then fails"
@@ -64,11 +66,16 @@ def _write_text(model: SemanticModel, hit: Hit) -> str:
         return f"`{write.detail}` overwrites `{model.text(write.target)}`"
     if write.kind == "out":
         return f"`{write.detail}` writes into `{model.text(write.target)}`"
+    if write.kind == "layer":
+        return (f"`{model.text(write.node)}` overwrites its input in place, the output of "
+                f"`{model.text(write.target)}` just before it in the container")
     return f"`{write.detail}` updates the parameters in place"
 
 
 def _advice(hit: Hit) -> str:
     write = hit.write
+    if write.kind == "layer":
+        return "drop `inplace=True` from this layer (or place it after a layer that does not save its output)"
     if write.in_loop and write.kind in ("setitem", "augassign", "method"):
         return ("collect the per-step results in a list and join them with `torch.stack` (or `torch.cat`) "
                 "instead of writing into one tensor, or `clone()` the tensor before the write")
@@ -122,7 +129,7 @@ def build_saved_fix(model: SemanticModel, hit: Hit) -> Optional[LazyFix]:
             return Fix(f"Write into a clone of `{name}`: the saved tensor is left as it was", Applicability.UNSAFE, [edit])
 
         return LazyFix(make)
-    if write.kind == "inplace_fn" and isinstance(write.node, cst.Call):
+    if write.kind in ("inplace_fn", "layer") and isinstance(write.node, cst.Call):
         return _drop_inplace(model, write.node)
     return None
 
@@ -201,6 +208,9 @@ class SavedRule(Rule):
     def concise(self, model: SemanticModel, hit: Hit) -> str:
         """What and why in a phrase: the write, the save it breaks, and that backward raises."""
         write = hit.write
+        if write.kind == "layer":
+            return (f"`{short(write.detail, 24)}` overwrites the output of `{short(model.text(write.target), 20)}`, "
+                    f"which it saved for backward: backward raises")
         if write.kind == "method":
             what = f"`.{short(write.detail, 16)}()`"
         else:
