@@ -237,6 +237,16 @@ output (`sigmoid`, `tanh`, `exp`, `relu`, `sqrt`, `rsqrt`, `softmax`, `log_softm
 in the same function, or the write sits in `forward` of a module and the value reaches its
 output. Which ops save their output is read from torch's own `derivatives.yaml`.
 
+Two shapes reach past one expression. A module of the file whose forward returns the output its
+last op saved (`return self.act(self.bn(self.conv(x)))` with `self.act = nn.ReLU()`) passes
+that fact on to its callers: an in-place write into what it returns is a write into a saved
+output. And inside one `nn.Sequential(...)` (its arguments, or a list built by consecutive
+`layers.append(...)` for `nn.Sequential(*layers)`), a layer built with `inplace=True`
+(`nn.Dropout(p, inplace=True)`, `nn.ReLU(inplace=True)`, ...) right after `nn.ReLU`,
+`nn.Sigmoid`, `nn.Tanh`, `nn.Softmax` or `nn.LogSoftmax` is reported where it is built: every
+backward through the container raises. After `nn.Linear`, a convolution or a normalisation
+layer an in-place layer is fine (they do not keep their output).
+
 ## Why is this bad?
 Autograd keeps the output to compute the gradient (`sigmoid'(x) = y * (1 - y)`), and checks
 at backward time that it was not changed: `RuntimeError: {ERROR}: [torch.FloatTensor [8, 4]],
@@ -264,6 +274,7 @@ that no graph saved; `clone()` first when the in-place form is needed.
         Valid("import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x)\ny = y * 2\ny.sum().backward()\n"),
         Valid("import torch\nx = torch.randn(3, requires_grad=True)\ny = x + 1\ny.mul_(2)\ny.sum().backward()\n"),
         Valid("import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x).clone()\ny.mul_(2)\ny.sum().backward()\n"),
+        Valid("import torch.nn as nn\nhead = nn.Sequential(nn.Linear(8, 8), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(8, 2))\n"),
     ]
     invalid = [
         Invalid("import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x)\ny.mul_(2)\ny.sum().backward()\n",
@@ -285,6 +296,8 @@ that no graph saved; `clone()` first when the in-place form is needed.
                       '        e = torch.exp(self.fc(x))\n'
                       '        e = e / e.sum()\n'
                       '        return e\n'),
+        Invalid("import torch.nn as nn\nhead = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Dropout(0.5, inplace=True), nn.Linear(8, 2))\n",
+                fixed="import torch.nn as nn\nhead = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 2))\n"),
     ]
 
     def wants(self, hit: Hit) -> bool:
