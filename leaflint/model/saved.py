@@ -32,6 +32,7 @@ from leaflint.model.imports import dotted
 from leaflint.model.syntax import index_kind
 from leaflint.model.walk import children
 from leaflint.model.saved_calls import CallEffects
+from leaflint.model.saved_chain import chain_hits
 from leaflint.model.saved_table import TABLE_PATH, SavedTable, load_table
 from leaflint.model.saved_values import (
     Hit, Module, Params, Save, State, Tensor, Value, Write, certain, flow, ids, is_true, join, related,
@@ -54,6 +55,7 @@ class _Function(CallEffects):
         self.globals_env = globals_env
         self.found: list[Hit] = []
         self.loop_depth = 0
+        self.returns: list[Optional[str]] = []  # per return: the op that saved the returned value
 
     # ---------------------------------------------------------------- entry
     def run(self, body: Iterable[cst.CSTNode], state: State) -> State:
@@ -166,6 +168,7 @@ class _Function(CallEffects):
             for sub in parts:
                 if isinstance(sub, Tensor):
                     self.returned(sub, state)
+            self.returns.append(_saved_output_op(value, state) if len(parts) == 1 and parts[0] is value else None)
             state.dead = True  # the statements after it (on this path) do not run
         elif isinstance(small, cst.Return) or isinstance(small, cst.Raise):
             state.dead = True
@@ -250,7 +253,7 @@ class _Function(CallEffects):
 
     def returned(self, value: Tensor, state: State) -> None:
         """In forward of a module: the hits on this path whose save reaches the returned value."""
-        if not self.info.in_forward:
+        if not (self.info.in_forward or self._module_call_method()):
             return
         for save, write in state.hits:
             if save.id in value.graph and not save.cond:
@@ -361,6 +364,15 @@ class _Function(CallEffects):
         rg, srcs = flow(tensors, grad)
         return Tensor(rg, f"t{next(ids)}", graph, srcs=srcs, known=False)  # it may be a dict, a list
 
+    def _module_call_method(self) -> bool:
+        """``__call__`` overridden by a module class: what calling the module runs, as forward is."""
+        info = self.info
+        return info.name == "__call__" and info.cls is not None and self.model.is_module_class(info.cls)
+
+    def forward_saved_op(self, cls_name: str) -> Optional[str]:
+        """The class summary: the op that saved the output its forward returns (see ``forward_saved_op``)."""
+        return forward_saved_op(self.model, self.table, cls_name, self.globals_env)
+
     # ---------------------------------------------------------------- helpers
     def _item(self, items: Optional[Value]) -> Optional[Value]:
         if isinstance(items, Params):
@@ -385,6 +397,46 @@ class _Function(CallEffects):
 
     def _is_set_grad_enabled(self, call: cst.Call) -> bool:
         return (self.model.imports.qualname(call.func) or "") in api.SET_GRAD_ENABLED
+
+
+def _saved_output_op(value: Optional[Value], state: State) -> Optional[str]:
+    """The op that saved ``value`` itself as its output (``relu`` for ``self.relu(h)``), when it did."""
+    if not isinstance(value, Tensor) or not value.versioned:
+        return None
+    for sid in value.graph:
+        save = state.live.get(sid)
+        if save is not None and save.kind == "output" and save.root == value.root:
+            return save.op
+    return None
+
+
+_SUMMARIES: "weakref.WeakKeyDictionary[SemanticModel, dict[str, Optional[str]]]" = weakref.WeakKeyDictionary()
+
+
+def forward_saved_op(model: SemanticModel, table: SavedTable, cls_name: str, globals_env: dict) -> Optional[str]:
+    """A class summary: the op whose saved output a module of this file returns from every path of
+    the method its call runs (``__call__`` when overridden, else ``forward``), or None.
+
+    ``return self.relu(self.bn(self.conv(x)))`` gives ``relu``: relu's backward reads that output,
+    so an in-place write into what the module returns breaks the backward through it. Paths that
+    return different values (a ReLU on one branch only), tuples, or nothing give None (unknown)."""
+    summaries = _SUMMARIES.setdefault(model, {})
+    if cls_name in summaries:
+        return summaries[cls_name]
+    summaries[cls_name] = None  # a class reached again while summarised (recursion): unknown
+    cls = model.classes.get(cls_name)
+    methods = cls.methods if cls is not None else {}
+    defs = methods.get("__call__") or methods.get("forward") or []
+    method = defs[-1] if len(defs) == 1 else None  # one definition (not overloads or branches)
+    if method is None or method.node is None or not isinstance(method.node.body, cst.IndentedBlock):
+        return None
+    runner = _Function(model, table, method, globals_env)
+    state = _entry_state(model, method)
+    runner.run(_body(method.node.body), state)
+    ops = runner.returns
+    if state.dead and ops and ops[0] is not None and all(op == ops[0] for op in ops):
+        summaries[cls_name] = ops[0]
+    return summaries[cls_name]
 
 
 def _op_name(node: Optional[cst.BaseExpression]) -> Optional[str]:
@@ -421,6 +473,7 @@ def _module_env(model: SemanticModel, table: SavedTable) -> tuple[dict, Optional
 def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list[Hit]:
     """Every LL4 event in the file: a write to a saved tensor before the backward that needs it."""
     table = table or load_table()
+    chained = chain_hits(model, table)
     # Only functions that write in place (the model's in-place sites) or step an optimizer can
     # hold an LL4 event; the others are not walked (a third of the cost on library code).
     writers = {id(site.ctx.func) for site in model.inplace}
@@ -430,22 +483,12 @@ def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list
     module_func = next((f for f in model.funcs if f.node is None), None)
     top = [stmt for stmt in model.module.body if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef))]
     if not todo and (module_func is None or (id(module_func) not in writers and not any(_steps(t) for t in top))):
-        return []
+        return chained
     globals_env, module_runner, _ = _module_env(model, table)
-    hits: list[Hit] = list(module_runner.found) if module_runner is not None else []
+    hits: list[Hit] = chained + (list(module_runner.found) if module_runner is not None else [])
     for info in todo:
         runner = _Function(model, table, info, globals_env)
-        state = State()
-        for param in list(info.node.params.params) + list(info.node.params.kwonly_params):
-            name = param.name.value
-            if name == info.self_name:
-                continue
-            kind = annotation_kind(model, param.annotation.annotation if param.annotation is not None else None)
-            if kind == "parameter":
-                state.env[name] = Tensor(True, f"arg:{name}", param=True)
-            elif kind != "other":
-                state.env[name] = Tensor(None, f"arg:{name}", srcs=frozenset({f"arg:{name}"}),
-                                         known=kind == "tensor")
+        state = _entry_state(model, info)
         runner.run(_body(info.node.body), state)
         hits.extend(runner.found)
     seen: set = set()
@@ -456,6 +499,22 @@ def saved_hits(model: SemanticModel, table: Optional[SavedTable] = None) -> list
             seen.add(key)
             unique.append(hit)
     return unique
+
+
+def _entry_state(model: SemanticModel, info: FuncInfo) -> State:
+    """The state at a function's entry: its arguments, of unknown requires-grad unless annotated."""
+    state = State()
+    for param in list(info.node.params.params) + list(info.node.params.kwonly_params):
+        name = param.name.value
+        if name == info.self_name:
+            continue
+        kind = annotation_kind(model, param.annotation.annotation if param.annotation is not None else None)
+        if kind == "parameter":
+            state.env[name] = Tensor(True, f"arg:{name}", param=True)
+        elif kind != "other":
+            state.env[name] = Tensor(None, f"arg:{name}", srcs=frozenset({f"arg:{name}"}),
+                                     known=kind == "tensor")
+    return state
 
 
 # Annotations that say an argument is not a tensor: containers, strings, numbers, callables.

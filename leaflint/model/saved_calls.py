@@ -38,6 +38,7 @@ class CallEffects:
             if cls is not None:
                 layers = len(cls.params) + sum(1 for sub in cls.submodules.values()
                                                if self._owns_parameters(sub, {cls.name}))
+                last_op = self.forward_saved_op(cls.name)
         elif built is not None:
             layers, last_op = self._container_facts(module.kind[1], [a.value for a in built.args if a.keyword is None])
         elif module.kind[1] in api.LAYER_PARAMETERS:

@@ -69,7 +69,7 @@ Value = Union[Tensor, Module, Optimizer, Params]
 class Write:
     node: cst.CSTNode          # the statement or call that writes
     target: cst.CSTNode        # the written expression
-    kind: str                  # method | augassign | setitem | inplace_fn | out | step | update
+    kind: str                  # method | augassign | setitem | inplace_fn | out | step | update | layer
     detail: str                # ``mul_``, ``+=``, ``opt_D.step()``
     in_loop: bool
     stmt: Optional[cst.CSTNode]

@@ -209,7 +209,8 @@ def _install_saved() -> None:
 
     st = state.STATE
     _SAVED = saved.SavedTracker(lambda record: state.emit(record, None), st.project,
-                                is_data_alias=lambda t: t in st.data_alias, failed=state.failed)
+                                is_data_alias=lambda t: t in st.data_alias, failed=state.failed,
+                                layer_site=registration.sequential_layer_site)
     saved.patch_torch_func(_SAVED)
 
 

@@ -145,6 +145,34 @@ def _module_hook(module, name, submodule):
     return None
 
 
+def _note_inplace_layer(module) -> None:
+    """Where a torch layer was built with ``inplace=True`` (its ``__init__`` sets ``self.inplace``):
+    the user's ``nn.Dropout(p, inplace=True)`` call, for writes that ``nn.Sequential`` runs."""
+    if not type(module).__module__.startswith("torch.nn."):
+        return
+    st = state.STATE
+    try:
+        frame, real, _ = frames.find_user_frame(sys._getframe(2))
+        if frame is not None:
+            st.inplace_built[module] = frames.loc(frame, real)
+    except Exception as exc:
+        state.failed("in-place layer construction", exc)
+
+
+def sequential_layer_site():
+    """The construction site of the in-place layer ``nn.Sequential`` is running now, or None.
+
+    Its write has no user line of its own (the container calls it): the line that built the
+    layer, inside the container's construction, is the one to change."""
+    st = state.STATE
+    if st is None:
+        return None
+    stack = st.fwd_stack()
+    if len(stack) < 2 or getattr(type(stack[-2]), "forward", None) is not nn.Sequential.forward:
+        return None
+    return st.inplace_built.get(stack[-1])
+
+
 def _built_at(frame, real) -> dict:
     """Where a module was built: the user frame outside every module ``__init__`` (``Block(d)``)."""
     while frame.f_code.co_name == "__init__" and isinstance(frame.f_locals.get("self"), nn.Module):
@@ -249,6 +277,8 @@ def _patch_setattr():
     orig = nn.Module.__setattr__
 
     def _setattr_wrapper(self, name, value):
+        if name == "inplace" and value is True:
+            _note_inplace_layer(self)
         try:
             params = self.__dict__.get("_parameters")
             if params is not None and name in params:

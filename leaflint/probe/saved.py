@@ -70,10 +70,12 @@ class SavedTracker:
     """Process-wide: the live saves by storage, the hooks, the write log."""
 
     def __init__(self, emit: Callable[[dict], None], project, is_data_alias: Callable = lambda t: False,
-                 failed: Callable[[str, BaseException], None] = lambda where, exc: None) -> None:
+                 failed: Callable[[str, BaseException], None] = lambda where, exc: None,
+                 layer_site: Callable[[], Optional[dict]] = lambda: None) -> None:
         self.emit = emit                    # writes one event record
         self.project = project              # leaflint.probe.project.Project: which files are the user's
         self.is_data_alias = is_data_alias  # tensor -> whether it is the result of ``t.data``
+        self.layer_site = layer_site        # () -> where the in-place layer nn.Sequential runs was built
         self.positions: dict = {}
         self.saved: dict = {}               # storage key -> how many saves of it are alive
         self.writes: dict = {}              # storage key -> the writes logged while it was saved
@@ -164,6 +166,9 @@ class SavedTracker:
             if after == before and not data_alias:
                 continue
             loc, via = self.locate(_chain(frame))
+            site = self.layer_site() if key in self.saved else None
+            if site is not None:  # an in-place layer run by nn.Sequential: where it was built
+                loc = site
             write = {"op": getattr(func, "__name__", str(func)), "before": before, "after": after,
                      "loc": loc, "via": via, "data_alias": data_alias}
             if self.suspended:

@@ -46,6 +46,7 @@ class ProbeState:
         self.data_alias = WeakIdKeyDictionary()  # result of t.data -> t
         self.param_origin = WeakIdKeyDictionary()  # new Parameter -> (grad_fn name, leaf names)
         self.built = WeakIdKeyDictionary()  # module given a trainable Parameter in forward -> where built
+        self.inplace_built = WeakIdKeyDictionary()  # torch layer built with inplace=True -> where built
         self.replaced = WeakIdKeyDictionary()  # old Parameter -> location dict of the replacement
         self.pending_writes: list[dict] = []  # .data writes waiting for the next backward
         self.taint = WeakIdKeyDictionary()  # value derived from a .data read in forward -> read

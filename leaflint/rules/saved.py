@@ -40,6 +40,8 @@ _OPS = {"+=": "+", "-=": "-", "*=": "*", "/=": "/", "//=": "//", "**=": "**", "%
 
 
 def _where(model: SemanticModel, hit: Hit) -> str:
+    if hit.write.kind == "layer":
+        return "every backward through the container then fails"
     if hit.backward is not None:
         return f"`{model.text(hit.backward)}` then fails"
     return "the backward over this module's output then fails"
@@ -66,11 +68,16 @@ def _write_text(model: SemanticModel, hit: Hit) -> str:
         return f"`{write.detail}` overwrites `{model.text(write.target)}`"
     if write.kind == "out":
         return f"`{write.detail}` writes into `{model.text(write.target)}`"
+    if write.kind == "layer":
+        return (f"`{model.text(write.node)}` overwrites its input in place, the output of "
+                f"`{model.text(write.target)}` just before it in the container")
     return f"`{write.detail}` updates the parameters in place"
 
 
 def _advice(hit: Hit) -> str:
     write = hit.write
+    if write.kind == "layer":
+        return "drop `inplace=True` from this layer (or place it after a layer that does not save its output)"
     if write.in_loop and write.kind in ("setitem", "augassign", "method"):
         return ("collect the per-step results in a list and join them with `torch.stack` (or `torch.cat`) "
                 "instead of writing into one tensor, or `clone()` the tensor before the write")
@@ -125,7 +132,7 @@ def build_saved_fix(model: SemanticModel, hit: Hit) -> Optional[LazyFix]:
             return Fix(f"Write into a clone of `{name}`: the saved tensor is left as it was", Applicability.UNSAFE, [edit])
 
         return LazyFix(make)
-    if write.kind == "inplace_fn" and isinstance(write.node, cst.Call):
+    if write.kind in ("inplace_fn", "layer") and isinstance(write.node, cst.Call):
         return _drop_inplace(model, write.node)
     return None
 
@@ -206,6 +213,9 @@ class SavedRule(Rule):
     def concise(self, model: SemanticModel, hit: Hit) -> str:
         """What and why in a phrase: the write, the save it breaks, and that backward raises."""
         write = hit.write
+        if write.kind == "layer":
+            return (f"`{short(write.detail, 24)}` overwrites the output of `{short(model.text(write.target), 20)}`, "
+                    f"which it saved for backward: backward raises")
         if write.kind == "method":
             what = f"`.{short(write.detail, 16)}()`"
         else:
@@ -231,6 +241,16 @@ output (`sigmoid`, `tanh`, `exp`, `relu`, `sqrt`, `rsqrt`, `softmax`, `log_softm
 `logsumexp`, `cumprod`, ...), when the value requires grad and a `backward()` over it follows
 in the same function, or the write sits in `forward` of a module and the value reaches its
 output. Which ops save their output is read from torch's own `derivatives.yaml`.
+
+Two shapes reach past one expression. A module of the file whose forward returns the output its
+last op saved (`return self.act(self.bn(self.conv(x)))` with `self.act = nn.ReLU()`) passes
+that fact on to its callers: an in-place write into what it returns is a write into a saved
+output. And inside one `nn.Sequential(...)` (its arguments, or a list built by consecutive
+`layers.append(...)` for `nn.Sequential(*layers)`), a layer built with `inplace=True`
+(`nn.Dropout(p, inplace=True)`, `nn.ReLU(inplace=True)`, ...) right after `nn.ReLU`,
+`nn.Sigmoid`, `nn.Tanh`, `nn.Softmax` or `nn.LogSoftmax` is reported where it is built: every
+backward through the container raises. After `nn.Linear`, a convolution or a normalisation
+layer an in-place layer is fine (they do not keep their output).
 
 ## Why is this bad?
 Autograd keeps the output to compute the gradient (`sigmoid'(x) = y * (1 - y)`), and checks
@@ -259,6 +279,7 @@ that no graph saved; `clone()` first when the in-place form is needed.
         Valid("import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x)\ny = y * 2\ny.sum().backward()\n"),
         Valid("import torch\nx = torch.randn(3, requires_grad=True)\ny = x + 1\ny.mul_(2)\ny.sum().backward()\n"),
         Valid("import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x).clone()\ny.mul_(2)\ny.sum().backward()\n"),
+        Valid("import torch.nn as nn\nhead = nn.Sequential(nn.Linear(8, 8), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(8, 2))\n"),
     ]
     invalid = [
         Invalid("import torch\nx = torch.randn(3, requires_grad=True)\ny = torch.sigmoid(x)\ny.mul_(2)\ny.sum().backward()\n",
@@ -280,6 +301,8 @@ that no graph saved; `clone()` first when the in-place form is needed.
                       '        e = torch.exp(self.fc(x))\n'
                       '        e = e / e.sum()\n'
                       '        return e\n'),
+        Invalid("import torch.nn as nn\nhead = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Dropout(0.5, inplace=True), nn.Linear(8, 2))\n",
+                fixed="import torch.nn as nn\nhead = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 2))\n"),
     ]
 
     def wants(self, hit: Hit) -> bool:
