@@ -305,3 +305,29 @@ def draw(n, flag):
     model = model_of(src)
     whens = {model.text(s.node): model.site_leaf(s).when for s in model.inplace if model.site_leaf(s) is not None}
     assert whens == {"self.s.mul_(2.0)": "learnable", "w.normal_()": "flag"}
+
+
+def test_a_flagged_parameter_is_still_a_parameter_and_a_subclass_is_not_claimed():
+    """``nn.Parameter(t, requires_grad=flag)`` is a Parameter (LL3 reads its origin), a leaf when the
+    flag is true; a Parameter subclass given a flag decides for itself: not claimed (the timm and
+    bitsandbytes shapes of the round-five corpus run)."""
+    src = HEADER + """
+class QParam(nn.Parameter):
+    pass
+
+class Quant(nn.Module):
+    def __init__(self, fp16):
+        super().__init__()
+        self.w = QParam(torch.zeros(3), requires_grad=fp16)
+        self.w.zero_()
+        self.t = nn.Parameter(torch.zeros(3))
+
+    def resize(self):
+        with torch.no_grad():
+            self.t = nn.Parameter(self.t[:2], requires_grad=self.t.requires_grad)
+"""
+    model = model_of(src)
+    assert [s for s in model.inplace if model.site_leaf(s) is not None] == []
+    values = [a.value for a in model.attr_assigns if a.attr == "t"]
+    assert [(v.origin, v.when) for v in values] == [("nn.Parameter(...)", None),
+                                                    ("nn.Parameter(...)", "self.t.requires_grad")]

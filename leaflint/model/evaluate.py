@@ -306,7 +306,7 @@ class Evaluator:
             if qual is None and isinstance(func, cst.Name):
                 cls = self.classes.get(func.value)
                 if cls is not None and cls.is_parameter_class:
-                    return self._parameter_value(node, custom_new=cls.defines_new)
+                    return self._parameter_value(node, custom_new=cls.defines_new, subclass=True)
                 if cls is not None and any(b in api.DICT_CLASSES for b in cls.bases) and not node.args:
                     return DictOf()  # ``class EdgeData(dict)``: a dict, not a module
                 if cls is not None:
@@ -360,17 +360,21 @@ class Evaluator:
         if cls is None:
             return None
         if cls.is_parameter_class:
-            return self._parameter_value(node, custom_new=cls.defines_new)
+            return self._parameter_value(node, custom_new=cls.defines_new, subclass=True)
         return ModuleInstance(("local", pid),
                               inplace=is_true((kwarg(node, "inplace") or cst.Arg(cst.Name("False"))).value) is True)
 
-    def _parameter_value(self, node: cst.Call, custom_new: bool = False) -> Optional[Value]:
-        """``nn.Parameter(t[, requires_grad])`` or a subclass of it (whose ``__new__`` may decide)."""
+    def _parameter_value(self, node: cst.Call, custom_new: bool = False, subclass: bool = False) -> Optional[Value]:
+        """``nn.Parameter(t[, requires_grad])`` or a subclass of it (whose ``__new__`` may decide).
+
+        ``nn.Parameter(t, requires_grad=flag)`` is a leaf that requires grad when the flag is true;
+        a subclass given a flag is not claimed (its own ``__new__``/``__init__`` and the code around
+        it often decide: bitsandbytes' ``Int8Params(requires_grad=has_fp16_weights)`` is written
+        only on the branch where that flag is false, through another name)."""
         rg = kwarg(node, "requires_grad")
         flag = rg.value if rg is not None else positional(node, 1)
-        if flag is not None and is_true(flag) is None and dotted(flag) is not None:
-            # ``requires_grad=flag``: a leaf that requires grad when the flag is true
-            return Fresh(f"nn.Parameter(..., requires_grad={dotted(flag)})", when=dotted(flag))
+        if not subclass and flag is not None and is_true(flag) is None and dotted(flag) is not None:
+            return Fresh("nn.Parameter(...)", when=dotted(flag))
         if flag is not None and is_true(flag) is not True:
             return FrozenParameter()
         if custom_new and flag is None:
