@@ -37,14 +37,12 @@ from typing import TYPE_CHECKING, Optional
 import libcst as cst
 
 from leaflint.model.facts import ArgCall, AttrAssign, CallRef, Context, FuncInfo
-from leaflint.model.summaries import arg_root, bind_arguments, own_param, substitute
+from leaflint.model.summaries import arg_root, bind_arguments, own_param, propagate_upward, single_callee, substitute
 from leaflint.model.syntax import contains
 from leaflint.model.values import Arg, ParamName, Value
 
 if TYPE_CHECKING:
     from leaflint.model.semantic import SemanticModel
-
-_ROUNDS = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,44 +172,34 @@ def named_slot_writes(model: "SemanticModel", calls: list[ArgCall],
     if summary is not None:
         for key, flows in pending.items():
             summary.setdefault(key, []).extend(flows)
-    seen: set[tuple[int, int]] = set()
-    for _ in range(_ROUNDS):
-        if not pending:
-            break
-        upward: dict[int, list[SetattrFlow]] = {}
-        for call in calls:
-            callees = model.callees(CallRef(call.key, call.scope, call.ctx))
-            if len(callees) != 1 or callees[0] is call.ctx.func or id(callees[0]) not in pending:
-                continue
-            bound = bind_arguments(callees[0], call)
-            caller = call.ctx.func
-            for flow in pending[id(callees[0])]:
-                if (id(call.node), id(flow)) in seen:
-                    continue
-                seen.add((id(call.node), id(flow)))
-                root = arg_root(flow.owner)
-                owner_arg = bound.get(root.name) if root is not None else None
-                name_arg = bound.get(flow.name)
-                if owner_arg is None or owner_arg[0] is None or name_arg is None:
-                    continue
-                owner = substitute(flow.owner, owner_arg[0])
-                value = flow.value
-                if isinstance(value, Arg):
-                    given = bound.get(value.name)
-                    value = given[0] if given is not None else None
-                name = name_arg[0]
-                if isinstance(name, ParamName):
-                    found.append(NamedSlotWrite(flow.assign, owner, name, value, flow.undotted, call.node, flow.foreign))
-                elif isinstance(name, Arg) and own_param(caller, name.name) and arg_root(owner) is not None \
-                        and own_param(caller, arg_root(owner).name) and not model.parameters_deleted(owner) \
-                        and (not isinstance(value, Arg) or own_param(caller, value.name)):
-                    forwarded = SetattrFlow(owner, name.name, value, flow.undotted, flow.assign,  # type: ignore[arg-type]
-                                      flow.foreign)
-                    if _descends(model, caller, forwarded, calls):
-                        upward.setdefault(id(caller), []).append(forwarded)
-                        if summary is not None:
-                            summary.setdefault(id(caller), []).append(forwarded)
-        pending = upward
+    def lift(call: ArgCall, callee: FuncInfo, flow: SetattrFlow) -> list[SetattrFlow]:
+        bound = bind_arguments(callee, call)
+        caller = call.ctx.func
+        root = arg_root(flow.owner)
+        owner_arg = bound.get(root.name) if root is not None else None
+        name_arg = bound.get(flow.name)
+        if owner_arg is None or owner_arg[0] is None or name_arg is None:
+            return []
+        owner = substitute(flow.owner, owner_arg[0])
+        value = flow.value
+        if isinstance(value, Arg):
+            given = bound.get(value.name)
+            value = given[0] if given is not None else None
+        name = name_arg[0]
+        if isinstance(name, ParamName):
+            found.append(NamedSlotWrite(flow.assign, owner, name, value, flow.undotted, call.node, flow.foreign))
+        elif isinstance(name, Arg) and own_param(caller, name.name) and arg_root(owner) is not None \
+                and own_param(caller, arg_root(owner).name) and not model.parameters_deleted(owner) \
+                and (not isinstance(value, Arg) or own_param(caller, value.name)):
+            forwarded = SetattrFlow(owner, name.name, value, flow.undotted, flow.assign,  # type: ignore[arg-type]
+                                    flow.foreign)
+            if _descends(model, caller, forwarded, calls):
+                if summary is not None:
+                    summary.setdefault(id(caller), []).append(forwarded)
+                return [forwarded]
+        return []
+
+    propagate_upward(calls, pending, single_callee(model), lift)  # type: ignore[arg-type]
     return found
 
 

@@ -16,7 +16,7 @@ method below ``__init__``).
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import libcst as cst
 
@@ -28,6 +28,39 @@ if TYPE_CHECKING:
     from leaflint.model.semantic import SemanticModel
 
 _ROUNDS = 8  # helpers of helpers: deep enough for real code, bounded for pathological files
+
+
+def propagate_upward(calls: list[ArgCall], pending: dict[int, list], callees_of: Callable[[ArgCall], list[FuncInfo]],
+                     lift: Callable[[ArgCall, FuncInfo, object], list], mark: Callable[[object], object] = id) -> None:
+    """Per-parameter facts of functions (function id -> facts), carried bottom-up over the call
+    graph in bounded rounds: each call of a function with pending facts hands every fact, once per
+    call and callee (``mark`` tells facts apart), to ``lift(call, callee, fact)``, which judges it at the call
+    and returns the facts the caller inherits (they are the next round's pending facts)."""
+    seen: set = set()
+    for _ in range(_ROUNDS):
+        if not pending:
+            break
+        upward: dict[int, list] = {}
+        for call in calls:
+            for callee in callees_of(call):
+                if callee is call.ctx.func or id(callee) not in pending:
+                    continue
+                for fact in pending[id(callee)]:
+                    key = (id(call.node), id(callee), mark(fact))
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    for lifted in lift(call, callee, fact):
+                        upward.setdefault(id(call.ctx.func), []).append(lifted)
+        pending = upward
+
+
+def single_callee(model: "SemanticModel") -> Callable[[ArgCall], list[FuncInfo]]:
+    """The callee of a call when its name resolves to exactly one function, else none."""
+    def callees_of(call: ArgCall) -> list[FuncInfo]:
+        callees = model.callees(CallRef(call.key, call.scope, call.ctx))
+        return callees if len(callees) == 1 else []
+    return callees_of
 
 
 def arg_root(value: Optional[Value]) -> Optional[Arg]:
@@ -138,42 +171,33 @@ def call_site_writes(model: "SemanticModel", calls: list[ArgCall],
                 writes = model.project.function_writes(call.key[1])
                 if info is not None and writes:
                     pending[id(info)] = writes
-    seen: set[tuple[int, int]] = set()
-    for _ in range(_ROUNDS):
-        if not pending:
-            break
-        upward: dict[int, list[ParamWrite]] = {}
-        for call in calls:
-            callees = model.callees(CallRef(call.key, call.scope, call.ctx))
-            if len(callees) != 1 or callees[0] is call.ctx.func or id(callees[0]) not in pending:
-                continue
-            bound = bind_arguments(callees[0], call)
-            for write in pending[id(callees[0])]:
-                if (id(call.node), id(write)) in seen:
-                    continue
-                seen.add((id(call.node), id(write)))
-                root = arg_root(write.target)
-                argument = bound.get(root.name) if root is not None else None
-                if argument is None or argument[0] is None:
-                    continue
-                target = substitute(write.target, argument[0])
-                if target is None:
-                    continue
-                handled = write.handled | call.ctx.handled
-                caller = call.ctx.func
-                if arg_root(target) is not None and own_param(caller, arg_root(target).name):  # type: ignore[union-attr]
-                    grad = Grad.ON if write.grad is Grad.ON else call.ctx.grad
-                    if grad in (Grad.ON, Grad.INHERIT):
-                        upward.setdefault(id(caller), []).append(ParamWrite(target, write.site, grad, handled))
-                        if summary is not None:
-                            summary.setdefault(id(caller), []).append(upward[id(caller)][-1])
-                    continue
-                grad = Grad.ON if write.grad is Grad.ON else model.grad_at(call.ctx)
-                ctx = dataclasses.replace(write.site.ctx, grad=grad, handled=handled)
-                derived.append(InplaceSite(write.site.kind, write.site.node, target, write.site.target_node,
-                                           write.site.detail, ctx, via_call=call.node,
-                                           via_arg=argument[1], foreign=write.site.foreign))  # type: ignore[arg-type]
-        pending = upward
+
+    def lift(call: ArgCall, callee: FuncInfo, write: ParamWrite) -> list[ParamWrite]:
+        root = arg_root(write.target)
+        argument = bind_arguments(callee, call).get(root.name) if root is not None else None
+        if argument is None or argument[0] is None:
+            return []
+        target = substitute(write.target, argument[0])
+        if target is None:
+            return []
+        handled = write.handled | call.ctx.handled
+        caller = call.ctx.func
+        if arg_root(target) is not None and own_param(caller, arg_root(target).name):  # type: ignore[union-attr]
+            grad = Grad.ON if write.grad is Grad.ON else call.ctx.grad
+            if grad not in (Grad.ON, Grad.INHERIT):
+                return []
+            inherited = ParamWrite(target, write.site, grad, handled)
+            if summary is not None:
+                summary.setdefault(id(caller), []).append(inherited)
+            return [inherited]
+        grad = Grad.ON if write.grad is Grad.ON else model.grad_at(call.ctx)
+        ctx = dataclasses.replace(write.site.ctx, grad=grad, handled=handled)
+        derived.append(InplaceSite(write.site.kind, write.site.node, target, write.site.target_node,
+                                   write.site.detail, ctx, via_call=call.node,
+                                   via_arg=argument[1], foreign=write.site.foreign))  # type: ignore[arg-type]
+        return []
+
+    propagate_upward(calls, pending, single_callee(model), lift)  # type: ignore[arg-type]
     return derived
 
 
@@ -232,29 +256,20 @@ def graph_argument_writes(model: "SemanticModel", calls: list[ArgCall]) -> dict[
             if root in func.params and root != func.self_name:
                 pending.setdefault(id(func), []).append((root, write))
     found: dict[int, cst.Call] = {}
-    seen: set[tuple[int, int, str]] = set()
-    for _ in range(_ROUNDS):
-        if not pending:
-            break
-        upward: dict[int, list[tuple[str, DataWrite]]] = {}
-        for call in calls:
-            caller = call.ctx.func
-            for callee in _passed_callees(model, call, calls):
-                if callee is caller or id(callee) not in pending:
-                    continue
-                roots = _bound_roots(callee, call)
-                for param, write in pending[id(callee)]:
-                    if (id(call.node), id(write), param) in seen or param not in roots:
-                        continue
-                    seen.add((id(call.node), id(write), param))
-                    if model.grad_at(call.ctx) is Grad.OFF:
-                        continue
-                    if MODULE in roots[param] and _backward_after(caller, call.seq):
-                        found.setdefault(id(write), call.node)
-                    for outer_param in roots[param] - {MODULE}:
-                        if outer_param in caller.params and outer_param != caller.self_name:
-                            upward.setdefault(id(caller), []).append((outer_param, write))
-        pending = upward
+
+    def lift(call: ArgCall, callee: FuncInfo, fact: tuple[str, DataWrite]) -> list[tuple[str, DataWrite]]:
+        param, write = fact
+        roots = _bound_roots(callee, call)
+        if param not in roots or model.grad_at(call.ctx) is Grad.OFF:
+            return []
+        caller = call.ctx.func
+        if MODULE in roots[param] and _backward_after(caller, call.seq):
+            found.setdefault(id(write), call.node)
+        return [(outer, write) for outer in roots[param] - {MODULE}
+                if outer in caller.params and outer != caller.self_name]
+
+    propagate_upward(calls, pending, lambda call: _passed_callees(model, call, calls), lift,  # type: ignore[arg-type]
+                     mark=lambda fact: (id(fact[1]), fact[0]))
     return found
 
 
