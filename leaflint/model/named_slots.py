@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Optional
 import libcst as cst
 
 from leaflint.model.facts import ArgCall, AttrAssign, CallRef, Context, FuncInfo
-from leaflint.model.summaries import arg_root, bind_arguments, own_param, propagate_upward, single_callee, substitute
+from leaflint.model.summaries import (arg_root, bind_arguments, own_param, project_facts, propagate_upward,
+                                      single_callee, substitute)
 from leaflint.model.syntax import contains
 from leaflint.model.values import Arg, ParamName, Value
 
@@ -162,13 +163,7 @@ def named_slot_writes(model: "SemanticModel", calls: list[ArgCall],
         flow = SetattrFlow(assign.owner, name.name, value, _undotted_at(assign), assign)  # type: ignore[arg-type]
         if _descends(model, func, flow, calls):
             pending.setdefault(id(func), []).append(flow)
-    if model.project is not None:
-        for call in calls:
-            if call.key[0] == "project":
-                info = model.project.function_info(call.key[1])
-                flows = model.project.function_setattrs(call.key[1])
-                if info is not None and flows:
-                    pending[id(info)] = flows
+    pending.update(project_facts(model, calls, lambda pid: model.project.function_setattrs(pid)))  # type: ignore[union-attr]
     if summary is not None:
         for key, flows in pending.items():
             summary.setdefault(key, []).extend(flows)

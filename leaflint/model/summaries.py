@@ -55,6 +55,21 @@ def propagate_upward(calls: list[ArgCall], pending: dict[int, list], callees_of:
         pending = upward
 
 
+def project_facts(model: "SemanticModel", calls: list[ArgCall], facts_of: Callable[[str], list]) -> dict[int, list]:
+    """What the project index says of the functions of other modules that these calls reach
+    (``facts_of(pid)``: their writes, their setattr flows): function id -> facts."""
+    found: dict[int, list] = {}
+    if model.project is None:
+        return found
+    for call in calls:
+        if call.key[0] == "project":
+            info = model.project.function_info(call.key[1])
+            facts = facts_of(call.key[1])
+            if info is not None and facts:
+                found[id(info)] = facts
+    return found
+
+
 def single_callee(model: "SemanticModel") -> Callable[[ArgCall], list[FuncInfo]]:
     """The callee of a call when its name resolves to exactly one function, else none."""
     def callees_of(call: ArgCall) -> list[FuncInfo]:
@@ -164,13 +179,7 @@ def call_site_writes(model: "SemanticModel", calls: list[ArgCall],
     if summary is not None:
         for key, writes in pending.items():
             summary.setdefault(key, []).extend(writes)
-    if model.project is not None:
-        for call in calls:
-            if call.key[0] == "project":
-                info = model.project.function_info(call.key[1])
-                writes = model.project.function_writes(call.key[1])
-                if info is not None and writes:
-                    pending[id(info)] = writes
+    pending.update(project_facts(model, calls, lambda pid: model.project.function_writes(pid)))  # type: ignore[union-attr]
 
     def lift(call: ArgCall, callee: FuncInfo, write: ParamWrite) -> list[ParamWrite]:
         root = arg_root(write.target)
